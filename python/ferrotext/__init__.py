@@ -1,0 +1,12 @@
+"""ferrotext: classic text representations with a fast Rust core and a scikit-learn API.
+
+>>> from ferrotext import TfidfVectorizer, TruncatedSVD   # in place of sklearn's
+"""
+
+from ferrotext._core import __version__
+from ferrotext.decomposition import *  # noqa: F403
+from ferrotext.decomposition import __all__ as _decomposition_all
+from ferrotext.feature_extraction import *  # noqa: F403
+from ferrotext.feature_extraction import __all__ as _feature_extraction_all
+
+__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all]

@@ -1,0 +1,3 @@
+"""Matrix decompositions: TruncatedSVD (placeholder)."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+//! Sparse and dense linear algebra: sparse x dense products, truncated SVD.

@@ -1,0 +1,17 @@
+//! pyo3 bindings: conversion, GIL release, error mapping. No algorithm loops here.
+
+use pyo3::prelude::*;
+
+mod errors;
+pub(crate) mod signals;
+mod svd;
+mod text;
+
+/// The `ferrotext._core` extension module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    text::register(m)?;
+    svd::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Text to sparse matrices: tokenization, n-grams, vocabularies, counting, hashing, tf-idf.
