@@ -1,0 +1,327 @@
+"""The ``ferrotext`` command line.
+
+    ferrotext lsa [FILES...] [--topics 20] [--terms 7] [--out docs.npy] ...
+
+Subcommands are registered in :func:`build_parser`; ``lsa`` is the first. Expected failures
+(bad paths, unreadable files, empty corpora, impossible parameters) print one line
+``ferrotext: error: ...`` on stderr and exit with status 2; Ctrl-C exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+PROG = "ferrotext"
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """An expected failure: reported as one line on stderr, exit status 2."""
+
+
+# --------------------------------------------------------------------------------------------
+# Argument types
+# --------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer (-1 = all cores), got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 jobs has no meaning; use a positive number or -1 for all cores")
+    return value
+
+
+def _df(text: str) -> int | float:
+    """Document-frequency bound with scikit-learn's meaning: int = count, float = proportion."""
+    try:
+        value: int | float = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a count (e.g. 2) or a proportion (e.g. 0.5), got {text!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"a proportion must be in [0.0, 1.0], got {text!r}")
+    else:
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"a document count must be >= 0, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Parser
+# --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ferrotext import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Classic text representations with a fast Rust core."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_lsa(sub)
+    # Later: topics (pLSA/LDA), word2vec, fasttext, glove register here the same way.
+    return parser
+
+
+def _add_lsa(sub) -> None:
+    p = sub.add_parser(
+        "lsa",
+        help="latent semantic analysis: TF-IDF + truncated SVD, print the top terms of each topic",
+        description=(
+            "Latent semantic analysis: TF-IDF + truncated SVD; prints the top terms of each topic. "
+            "Without FILES it runs on the embedded 20 Newsgroups demo corpus. Defaults follow the "
+            "classic walkthrough: TfidfVectorizer(stop_words='english', max_features=1000, "
+            "max_df=0.5, smooth_idf=True), TruncatedSVD(n_components=20, algorithm='randomized', "
+            "n_iter=100, random_state=42)."
+        ),
+    )
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILES",
+        help="text files, one document per file (or per line with --lines); folders are read "
+        "recursively; *.jsonl.gz files in the 20 Newsgroups format ({'text': ...} per line) are "
+        "read record by record",
+    )
+    p.add_argument("--lines", action="store_true", help="one document per non-empty line")
+    p.add_argument("--encoding", default="utf-8", help="encoding of the text files (default: utf-8)")
+    p.add_argument("--topics", type=_positive_int, default=20, help="number of topics, SVD components (default: 20)")
+    p.add_argument("--terms", type=_positive_int, default=7, help="terms printed per topic (default: 7)")
+    g = p.add_argument_group("vectorizer (TfidfVectorizer)")
+    g.add_argument("--max-features", type=_positive_int, default=1000, help="vocabulary size (default: 1000)")
+    g.add_argument("--max-df", type=_df, default=0.5, help="ignore terms in more documents than this (default: 0.5)")
+    g.add_argument("--min-df", type=_df, default=1, help="ignore terms in fewer documents than this (default: 1)")
+    g.add_argument(
+        "--stop-words", choices=["english", "none"], default="english", help="stop-word list (default: english)"
+    )
+    g = p.add_argument_group("SVD (TruncatedSVD)")
+    g.add_argument("--algorithm", choices=["randomized", "arpack"], default="randomized", help="(default: randomized)")
+    g.add_argument("--n-iter", type=_positive_int, default=100, help="randomized power iterations (default: 100)")
+    g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    g.add_argument("--jobs", type=_jobs, default=None, help="threads, -1 for all cores (default: all cores)")
+    p.add_argument("--out", type=Path, metavar="DOCS.npy", help="save the document vectors (n_docs x topics) as .npy")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(run=run_lsa)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading documents
+# --------------------------------------------------------------------------------------------
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not found:
+                raise CLIError(f"folder has no files: {name}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CLIError(f"no such file or folder: {name}")
+    return files
+
+
+def read_documents(paths: list[str], *, lines: bool, encoding: str) -> list[str]:
+    """The documents in ``paths``: whole files, lines, or records of *.jsonl.gz files."""
+    from ferrotext.datasets import read_jsonl_gz
+
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise CLIError(f"unknown encoding: {encoding}") from None
+    docs: list[str] = []
+    for path in _expand(paths):
+        if path.name.endswith(".jsonl.gz"):
+            try:
+                docs.extend(rec["text"] for rec in read_jsonl_gz(path))
+            except (OSError, ValueError) as exc:
+                raise CLIError(str(exc)) from None
+            continue
+        try:
+            text = path.read_text(encoding=encoding)
+        except UnicodeDecodeError:
+            raise CLIError(f"{path}: not {encoding} text (try --encoding latin-1)") from None
+        except OSError as exc:
+            raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if lines:
+            docs.extend(line for line in text.splitlines() if line.strip())
+        else:
+            docs.append(text)
+    return docs
+
+
+# --------------------------------------------------------------------------------------------
+# lsa
+# --------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Progress on stderr: "ferrotext: <step> ..." then, on the same line, the result and time."""
+
+    open_line = False  # a step line is waiting for its end
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def step(self, message: str) -> float:
+        if not self.quiet:
+            print(f"{PROG}: {message} ...", end="", file=sys.stderr, flush=True)
+            _Progress.open_line = True
+        return time.perf_counter()
+
+    def done(self, start: float, detail: str = "") -> None:
+        if not self.quiet:
+            detail = f" {detail}," if detail else ""
+            print(f"{detail} {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
+            _Progress.open_line = False
+
+
+def _estimators():
+    try:
+        from ferrotext import TfidfVectorizer, TruncatedSVD
+    except ImportError as exc:  # only in a half-built development tree
+        raise RuntimeError(f"this ferrotext build lacks TfidfVectorizer/TruncatedSVD: {exc}") from exc
+    return TfidfVectorizer, TruncatedSVD
+
+
+def top_terms(components, terms, n: int) -> list[list[str]]:
+    """The ``n`` terms with the largest weight in each component (ties: lower column first)."""
+    import numpy as np
+
+    order = np.argsort(-components, axis=1, kind="stable")[:, :n]
+    return [[str(terms[j]) for j in row] for row in order]
+
+
+def run_lsa(args) -> int:
+    import numpy as np
+
+    progress = _Progress(args.quiet)
+    if args.out is not None:
+        parent = args.out.resolve().parent
+        if not parent.is_dir():
+            raise CLIError(f"--out: folder does not exist: {parent}")
+        if args.out.is_dir():
+            raise CLIError(f"--out: is a folder: {args.out}")
+        if not os.access(parent, os.W_OK):
+            raise CLIError(f"--out: folder is not writable: {parent}")
+
+    t = progress.step("reading documents")
+    if args.files:
+        docs = read_documents(args.files, lines=args.lines, encoding=args.encoding)
+        source = f"{len(args.files)} path(s)"
+    else:
+        from ferrotext.datasets import load_demo_corpus
+
+        docs = load_demo_corpus().data
+        source = "the embedded 20 Newsgroups demo corpus"
+    progress.done(t, f"{len(docs)} documents from {source}")
+    if not any(d.strip() for d in docs):
+        raise CLIError("empty corpus: no documents with any text")
+
+    TfidfVectorizer, TruncatedSVD = _estimators()
+    vectorizer = TfidfVectorizer(
+        stop_words=None if args.stop_words == "none" else args.stop_words,
+        max_features=args.max_features,
+        max_df=args.max_df,
+        min_df=args.min_df,
+        smooth_idf=True,
+        n_jobs=args.jobs,
+    )
+    t = progress.step(f"vectorizing {len(docs)} documents")
+    try:
+        X = vectorizer.fit_transform(docs)
+    except ValueError as exc:  # empty vocabulary, max_df < min_df, ...
+        raise CLIError(f"cannot build the vocabulary: {exc}") from None
+    progress.done(t, f"{X.shape[0]} x {X.shape[1]} TF-IDF matrix")
+    terms = vectorizer.get_feature_names_out()
+
+    limit = min(X.shape)
+    if args.topics >= limit:
+        raise CLIError(
+            f"--topics {args.topics} is too many for {X.shape[0]} documents and {X.shape[1]} terms: "
+            f"it must be less than {limit}"
+        )
+    svd = TruncatedSVD(
+        n_components=args.topics,
+        algorithm=args.algorithm,
+        n_iter=args.n_iter,
+        random_state=args.seed,
+        n_jobs=args.jobs,
+    )
+    iters = f", {args.n_iter} iterations" if args.algorithm == "randomized" else ""
+    t = progress.step(f"SVD ({args.algorithm}, {args.topics} components{iters})")
+    doc_vectors = svd.fit_transform(X)
+    progress.done(t)
+
+    for i, words in enumerate(top_terms(svd.components_, terms, args.terms)):
+        print(f"Topic {i}: {' '.join(words)}")
+    sys.stdout.flush()
+
+    if args.out is not None:
+        try:
+            np.save(args.out, doc_vectors)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        if not args.quiet:
+            print(f"{PROG}: wrote {args.out} ({doc_vectors.shape[0]} x {doc_vectors.shape[1]})", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except CLIError as exc:
+        _newline_if_progress()
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _newline_if_progress()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `ferrotext lsa | head -3`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _newline_if_progress() -> None:
+    # An error may interrupt a progress line ("ferrotext: vectorizing ..."): end it first.
+    if _Progress.open_line:
+        _Progress.open_line = False
+        print(file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
