@@ -1,0 +1,252 @@
+"""The ``ferrotext`` command line, run in subprocesses as a user would run it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import requires_estimators
+
+pytestmark = requires_estimators
+
+TOPIC_LINE = re.compile(r"^Topic (\d+): (\S+(?: \S+)*)$")
+
+
+def run(*args, cwd=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "ferrotext", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    )
+
+
+def parse_topics(stdout: str) -> list[list[str]]:
+    lines = stdout.splitlines()
+    topics = []
+    for i, line in enumerate(lines):
+        m = TOPIC_LINE.match(line)
+        assert m, f"unexpected output line {line!r}"
+        assert int(m.group(1)) == i
+        topics.append(m.group(2).split(" "))
+    return topics
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in lines if line.startswith("ferrotext: error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert lines[-1] == errors[0]
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def sklearn_top_terms(docs, topics, terms, **vec):
+    """What the note's sklearn pipeline gives: the reference for the CLI's output."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    params = dict(stop_words="english", max_features=1000, max_df=0.5, smooth_idf=True) | vec
+    v = TfidfVectorizer(**params)
+    X = v.fit_transform(docs)
+    svd = TruncatedSVD(n_components=topics, algorithm="randomized", n_iter=100, random_state=42).fit(X)
+    names = v.get_feature_names_out()
+    return [[str(names[j]) for j in np.argsort(-c, kind="stable")[:terms]] for c in svd.components_], svd.transform(X)
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return run("lsa")
+
+
+def test_default_run_prints_20_topics_of_7_terms(default_run):
+    assert default_run.returncode == 0, default_run.stderr
+    topics = parse_topics(default_run.stdout)
+    assert len(topics) == 20
+    assert all(len(t) == 7 for t in topics)
+    # Progress and timings on stderr, not on stdout.
+    assert re.search(r"vectorizing 3000 documents \.\.\. 3000 x 1000 TF-IDF matrix, \d+\.\d\d s", default_run.stderr)
+    assert re.search(r"SVD \(randomized, 20 components, 100 iterations\) \.\.\. \d+\.\d\d s", default_run.stderr)
+
+
+def test_default_run_matches_sklearn_pipeline(default_run):
+    from ferrotext.datasets import load_demo_corpus
+
+    expected, _ = sklearn_top_terms(load_demo_corpus().data, 20, 7)
+    assert parse_topics(default_run.stdout) == expected
+
+
+def test_console_script_and_quiet():
+    script = Path(sys.executable).with_name("ferrotext")
+    assert script.exists(), "the ferrotext console script is not installed next to python"
+    proc = subprocess.run([script, "lsa", "--topics", "3", "--terms", "4", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    topics = parse_topics(proc.stdout)
+    assert [len(t) for t in topics] == [4, 4, 4]
+
+
+def test_out_writes_document_vectors(tmp_path):
+    out = tmp_path / "docs.npy"
+    proc = run("lsa", "--topics", "5", "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    vectors = np.load(out)
+    assert vectors.shape == (3000, 5)
+    from ferrotext.datasets import load_demo_corpus
+
+    _, expected = sklearn_top_terms(load_demo_corpus().data, 5, 7)
+    np.testing.assert_allclose(vectors, expected, rtol=1e-6, atol=1e-8)
+
+
+SPACE = "the rocket launch orbit nasa shuttle moon mission"
+CARS = "engine wheel brake car dealer tires speed highway"
+FOOD = "pasta sauce garlic recipe oven bread cheese tomato"
+
+
+def _small_corpus(rng):
+    docs = []
+    for i in range(36):
+        words = [SPACE, CARS, FOOD][i % 3].split()
+        docs.append(" ".join(rng.choice(words, size=12)))
+    return docs
+
+
+def test_files_one_document_per_file(tmp_path):
+    docs = _small_corpus(np.random.RandomState(0))
+    paths = []
+    for i, d in enumerate(docs):
+        paths.append(tmp_path / f"doc{i:02d}.txt")
+        paths[-1].write_text(d)
+    out = tmp_path / "v.npy"
+    proc = run("lsa", *paths, "--topics", "2", "--terms", "3", "--min-df", "1", "--max-df", "1.0", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    expected, vectors = sklearn_top_terms(docs, 2, 3, max_df=1.0)
+    assert parse_topics(proc.stdout) == expected
+    np.testing.assert_allclose(np.load(out), vectors, rtol=1e-6, atol=1e-8)
+    # A folder is read recursively, in sorted order: same result.
+    proc_dir = run("lsa", tmp_path, "--topics", "2", "--terms", "3", "--max-df", "1.0", "--quiet")
+    # (the folder also holds v.npy now, which is not UTF-8 text)
+    assert_one_line_error(proc_dir, "v.npy", "--encoding")
+
+
+def test_files_lines_and_jsonl(tmp_path):
+    docs = _small_corpus(np.random.RandomState(1))
+    lines_file = tmp_path / "docs.txt"
+    lines_file.write_text("\n".join(docs[:20]) + "\n\n  \n" + "\n".join(docs[20:]) + "\n")
+    out = tmp_path / "lines.npy"
+    proc = run("lsa", lines_file, "--lines", "--topics", "2", "--max-df", "1.0", "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(out).shape == (36, 2)  # blank lines are not documents
+    expected, _ = sklearn_top_terms(docs, 2, 7, max_df=1.0)
+    assert parse_topics(proc.stdout) == expected
+
+    jsonl = tmp_path / "docs.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as fh:
+        for i, d in enumerate(docs):
+            fh.write(json.dumps({"id": i, "label": "x", "text": d}) + "\n")
+    out2 = tmp_path / "jsonl.npy"
+    proc = run("lsa", jsonl, "--topics", "2", "--max-df", "1.0", "--out", out2, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert parse_topics(proc.stdout) == expected
+    np.testing.assert_allclose(np.load(out2), np.load(out), rtol=1e-6, atol=1e-8)
+
+
+def test_shared_20newsgroups_file(tmp_path):
+    from conftest import shared_path
+
+    path = shared_path("20newsgroups", "20news-bydate-test.jsonl.gz")
+    out = tmp_path / "test.npy"
+    proc = run("lsa", path, "--topics", "4", "--n-iter", "5", "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert len(parse_topics(proc.stdout)) == 4
+    assert np.load(out).shape == (7532, 4)
+
+
+def test_bad_path(tmp_path):
+    assert_one_line_error(run("lsa", tmp_path / "missing.txt"), "no such file or folder", "missing.txt")
+
+
+def test_unreadable_and_undecodable_files(tmp_path):
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    assert_one_line_error(run("lsa", bad), "latin.txt", "not utf-8 text")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"not gzip at all")
+    assert_one_line_error(run("lsa", broken), "broken.jsonl.gz")
+    if os.geteuid() != 0:  # root reads everything
+        locked = tmp_path / "locked.txt"
+        locked.write_text("text")
+        locked.chmod(0)
+        assert_one_line_error(run("lsa", locked), "cannot read")
+
+
+def test_empty_corpus(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert_one_line_error(run("lsa", empty), "empty corpus")
+    assert_one_line_error(run("lsa", empty, "--lines"), "empty corpus")
+    stop = tmp_path / "stop.txt"
+    stop.write_text("the and of to\nwe are they")
+    assert_one_line_error(run("lsa", stop, "--lines"), "cannot build the vocabulary")
+
+
+def test_too_many_topics(tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(_small_corpus(np.random.RandomState(2))))
+    assert_one_line_error(run("lsa", docs, "--lines", "--topics", "50", "--max-df", "1.0"), "--topics 50 is too many")
+
+
+def test_out_to_missing_folder(tmp_path):
+    proc = run("lsa", "--out", tmp_path / "nowhere" / "docs.npy")
+    assert_one_line_error(proc, "--out", "does not exist")
+
+
+def test_usage_errors_exit_2():
+    proc = run("lsa", "--topics", "0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--topics" in proc.stderr
+    proc = run()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_help_lists_lsa():
+    proc = run("--help")
+    assert proc.returncode == 0 and "lsa" in proc.stdout
+    proc = run("lsa", "--help")
+    assert proc.returncode == 0 and "--max-features" in proc.stdout and "--out" in proc.stdout
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path):
+    # Many iterations keep the SVD busy long enough to be interrupted in the middle of it.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferrotext", "lsa", "--n-iter", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "SVD (" not in seen and time.monotonic() < deadline:
+            seen += os.read(proc.stderr.fileno(), 4096).decode()
+        assert "SVD (" in seen
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    err = seen + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "ferrotext: interrupted"
+    assert out == ""
