@@ -18,7 +18,10 @@ def shared_path(*parts: str) -> Path:
     """Path of a file under ../shared/data; skips the test when the data is not there."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data not found: {path} (set FERROTEXT_SHARED_DATA)")
+        message = f"shared data not found: {path} (set FERROTEXT_SHARED_DATA)"
+        if os.environ.get("FERROTEXT_REQUIRE_SHARED_DATA") == "1":  # CI: missing data is a failure
+            pytest.fail(message)
+        pytest.skip(message)
     return path
 
 
