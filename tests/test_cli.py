@@ -52,7 +52,7 @@ def assert_one_line_error(proc, *fragments):
         assert fragment in errors[0]
 
 
-def sklearn_top_terms(docs, topics, terms, **vec):
+def sklearn_top_terms(docs, topics, terms, algorithm="randomized", **vec):
     """What the note's sklearn pipeline gives: the reference for the CLI's output."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -60,7 +60,7 @@ def sklearn_top_terms(docs, topics, terms, **vec):
     params = dict(stop_words="english", max_features=1000, max_df=0.5, smooth_idf=True) | vec
     v = TfidfVectorizer(**params)
     X = v.fit_transform(docs)
-    svd = TruncatedSVD(n_components=topics, algorithm="randomized", n_iter=100, random_state=42).fit(X)
+    svd = TruncatedSVD(n_components=topics, algorithm=algorithm, n_iter=100, random_state=42).fit(X)
     names = v.get_feature_names_out()
     return [[str(names[j]) for j in np.argsort(-c, kind="stable")[:terms]] for c in svd.components_], svd.transform(X)
 
@@ -138,6 +138,20 @@ def test_files_one_document_per_file(tmp_path):
     proc_dir = run("lsa", tmp_path, "--topics", "2", "--terms", "3", "--max-df", "1.0", "--quiet")
     # (the folder also holds v.npy now, which is not UTF-8 text)
     assert_one_line_error(proc_dir, "v.npy", "--encoding")
+
+
+def test_vectorizer_and_svd_options(tmp_path):
+    docs = _small_corpus(np.random.RandomState(3))
+    path = tmp_path / "docs.txt"
+    path.write_text("\n".join(docs))
+    proc = run("lsa", path, "--lines", "--topics", "2", "--terms", "4", "--stop-words", "none", "--min-df", "2",
+               "--max-df", "0.9", "--max-features", "20", "--algorithm", "arpack", "--jobs", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    expected, _ = sklearn_top_terms(docs, 2, 4, algorithm="arpack", stop_words=None, min_df=2, max_df=0.9, max_features=20)
+    assert parse_topics(proc.stdout) == expected
+    # "the" is one of the SPACE words; the English stop-word list would drop it, "none" keeps it.
+    assert "the" in {w for t in parse_topics(run("lsa", path, "--lines", "--topics", "2", "--terms", "25",
+                                                   "--stop-words", "none", "--max-df", "1.0", "-q").stdout) for w in t}
 
 
 def test_files_lines_and_jsonl(tmp_path):
