@@ -1,0 +1,582 @@
+//! Counting terms: vocabulary learning (fit) and counting against a fixed vocabulary
+//! (transform), both chunked over documents and run on a rayon pool.
+//!
+//! Fit keeps scikit-learn's layout exactly: term ids are alphabetical (code-point order, which is
+//! UTF-8 byte order), and inside a row the entries are ordered by the position at which the term
+//! first appeared in the whole corpus (sklearn sorts the rows by insertion id, then renumbers the
+//! columns alphabetically without re-sorting). Transform rows are sorted by column.
+
+use crate::error::{Error, Result};
+use crate::runtime::Interrupt;
+use crate::text::analyze::{AnalyzerSpec, DocRef, Scratch};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Documents per chunk (one unit of parallel work).
+const CHUNK_DOCS: usize = 128;
+/// Bytes of text per chunk, whichever limit is hit first.
+const CHUNK_BYTES: usize = 1 << 18;
+
+/// The documents to analyze.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// Preprocessed documents.
+    Docs(&'a [&'a str]),
+    /// Pre-tokenized documents: tokens of document `i` are `tokens[offsets[i]..offsets[i+1]]`.
+    Tokens {
+        /// All tokens, document after document.
+        tokens: &'a [&'a str],
+        /// `n_docs + 1` offsets into `tokens`.
+        offsets: &'a [usize],
+    },
+}
+
+impl<'a> Input<'a> {
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        match self {
+            Input::Docs(d) => d.len(),
+            Input::Tokens { offsets, .. } => offsets.len().saturating_sub(1),
+        }
+    }
+
+    /// Whether there is no document.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Input::Tokens { tokens, offsets } = self {
+            let ok = offsets.first().is_some_and(|&o| o == 0)
+                && offsets.windows(2).all(|w| w[0] <= w[1])
+                && offsets.last().is_some_and(|&o| o == tokens.len());
+            if !ok {
+                return Err(Error::InvalidInput("malformed token offsets".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn doc(&self, i: usize) -> DocRef<'a> {
+        match *self {
+            Input::Docs(d) => DocRef::Text(d[i]),
+            Input::Tokens { tokens, offsets } => DocRef::Tokens(&tokens[offsets[i]..offsets[i + 1]]),
+        }
+    }
+
+    fn weight(&self, i: usize) -> usize {
+        match self {
+            Input::Docs(d) => d[i].len() + 16,
+            Input::Tokens { offsets, .. } => 8 * (offsets[i + 1] - offsets[i]) + 16,
+        }
+    }
+
+    /// Splits documents into chunks of bounded size.
+    fn chunks(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for i in 0..self.len() {
+            bytes += self.weight(i);
+            if i + 1 - start >= CHUNK_DOCS || bytes >= CHUNK_BYTES {
+                out.push((start, i + 1));
+                start = i + 1;
+                bytes = 0;
+            }
+        }
+        if start < self.len() {
+            out.push((start, self.len()));
+        }
+        out
+    }
+}
+
+/// Element type of the output matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// float64
+    F64,
+    /// float32
+    F32,
+    /// int64
+    I64,
+    /// int32
+    I32,
+}
+
+/// Output values, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataVec {
+    /// float64 values
+    F64(Vec<f64>),
+    /// float32 values
+    F32(Vec<f32>),
+    /// int64 values
+    I64(Vec<i64>),
+    /// int32 values
+    I32(Vec<i32>),
+}
+
+/// Index arrays: int32 unless the matrix has more than `i32::MAX` stored values (as scipy/sklearn).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexVec {
+    /// int32
+    I32(Vec<i32>),
+    /// int64
+    I64(Vec<i64>),
+}
+
+/// A CSR matrix in scipy's layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Csr {
+    /// Row pointers (`n_rows + 1`).
+    pub indptr: IndexVec,
+    /// Column indices.
+    pub indices: IndexVec,
+    /// Values.
+    pub data: DataVec,
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Number of columns.
+    pub n_cols: usize,
+}
+
+/// Result of [`fit`].
+#[derive(Debug)]
+pub struct CountOutput {
+    /// The vocabulary in alphabetical order (term `j` is column `j`).
+    pub terms: Vec<Box<str>>,
+    /// Document-term counts.
+    pub csr: Csr,
+}
+
+/// Rows of one chunk: `ends[k]` is the end of document `k` in `cols`/`vals`.
+struct ChunkRows {
+    ends: Vec<usize>,
+    cols: Vec<u32>,
+    vals: Vec<f64>,
+}
+
+/// Result of the parallel phase of fit for one chunk.
+struct LocalVocab {
+    terms: Vec<Box<str>>,
+    ends: Vec<usize>,
+    /// (local id, count), per doc in first-appearance order.
+    entries: Vec<(u32, u32)>,
+}
+
+fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
+    let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut stamp: Vec<u32> = Vec::new();
+    let mut slot: Vec<u32> = Vec::new();
+    let mut entries: Vec<(u32, u32)> = Vec::new();
+    let mut ends = Vec::with_capacity(range.1 - range.0);
+    let mut scratch = Scratch::default();
+    for (k, i) in (range.0..range.1).enumerate() {
+        let doc_stamp = k as u32 + 1;
+        spec.analyze(input.doc(i), &mut scratch, |term| {
+            let id = match map.get(term) {
+                Some(&id) => id,
+                None => {
+                    let id = map.len() as u32;
+                    map.insert(Box::from(term), id);
+                    stamp.push(0);
+                    slot.push(0);
+                    id
+                }
+            };
+            let idx = id as usize;
+            if stamp[idx] == doc_stamp {
+                entries[slot[idx] as usize].1 += 1;
+            } else {
+                stamp[idx] = doc_stamp;
+                slot[idx] = entries.len() as u32;
+                entries.push((id, 1));
+            }
+        });
+        ends.push(entries.len());
+    }
+    let mut terms: Vec<Box<str>> = vec![Box::from(""); map.len()];
+    for (t, id) in map {
+        terms[id as usize] = t;
+    }
+    LocalVocab {
+        terms,
+        ends,
+        entries,
+    }
+}
+
+/// Runs `f` over `chunks` on `pool`, `per_round` chunks at a time, asking `interrupt` between
+/// rounds (on the calling thread) and handing each round's results to `sink` in order.
+fn run_rounds<T: Send, F, S>(
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+    chunks: &[(usize, usize)],
+    f: F,
+    mut sink: S,
+) -> Result<()>
+where
+    F: Fn((usize, usize)) -> T + Sync,
+    S: FnMut(Vec<T>) -> Result<()>,
+{
+    let per_round = (pool.current_num_threads() * 4).max(1);
+    for round in chunks.chunks(per_round) {
+        interrupt.check()?;
+        let results: Vec<T> = pool.install(|| round.par_iter().map(|&r| f(r)).collect());
+        sink(results)?;
+    }
+    interrupt.check()
+}
+
+/// Learns the vocabulary of `input` and counts it (sklearn's `CountVectorizer._count_vocab`
+/// with `fixed_vocab=False`, followed by `_sort_features`).
+///
+/// Errors: `InvalidInput("empty vocabulary; ...")` when no term was produced; `Cancelled`.
+pub fn fit(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<CountOutput> {
+    spec.validate()?;
+    input.validate()?;
+    let chunks = input.chunks();
+    // Merge: global insertion ids, in corpus order of first appearance.
+    let mut global: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut parts: Vec<(Vec<usize>, Vec<(u32, u32)>)> = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| count_chunk(&input, spec, r),
+        |results| {
+            for local in results {
+                let mut l2g = Vec::with_capacity(local.terms.len());
+                for t in local.terms {
+                    let next = global.len() as u32;
+                    let id = *global.entry(t).or_insert(next);
+                    l2g.push(id);
+                }
+                let mut entries = local.entries;
+                for e in entries.iter_mut() {
+                    e.0 = l2g[e.0 as usize];
+                }
+                parts.push((local.ends, entries));
+            }
+            Ok(())
+        },
+    )?;
+    if global.is_empty() {
+        return Err(Error::InvalidInput(
+            "empty vocabulary; perhaps the documents only contain stop words".into(),
+        ));
+    }
+    let n_terms = global.len();
+    let mut by_id: Vec<Box<str>> = vec![Box::from(""); n_terms];
+    for (t, id) in global {
+        by_id[id as usize] = t;
+    }
+    let (terms, rank) = pool.install(|| {
+        let mut order: Vec<u32> = (0..n_terms as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| by_id[a as usize].cmp(&by_id[b as usize]));
+        let mut rank = vec![0u32; n_terms];
+        for (k, &i) in order.iter().enumerate() {
+            rank[i as usize] = k as u32;
+        }
+        let terms: Vec<Box<str>> = order
+            .iter()
+            .map(|&i| std::mem::take(&mut by_id[i as usize]))
+            .collect();
+        (terms, rank)
+    });
+    interrupt.check()?;
+    let rows: Vec<ChunkRows> = pool.install(|| {
+        parts
+            .into_par_iter()
+            .map(|(ends, mut entries)| {
+                let mut start = 0;
+                for &end in &ends {
+                    entries[start..end].sort_unstable_by_key(|e| e.0);
+                    start = end;
+                }
+                ChunkRows {
+                    ends,
+                    cols: entries.iter().map(|e| rank[e.0 as usize]).collect(),
+                    vals: entries.iter().map(|e| f64::from(e.1)).collect(),
+                }
+            })
+            .collect()
+    });
+    interrupt.check()?;
+    let csr = assemble(rows, input.len(), n_terms, kind, pool);
+    Ok(CountOutput { terms, csr })
+}
+
+/// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):
+/// rows sorted by column, out-of-vocabulary terms ignored.
+pub fn transform(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    vocab: &FxHashMap<&str, u32>,
+    n_cols: usize,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Csr> {
+    spec.validate()?;
+    input.validate()?;
+    if vocab.values().any(|&v| v as usize >= n_cols) {
+        return Err(Error::InvalidInput("vocabulary index out of range".into()));
+    }
+    let chunks = input.chunks();
+    let mut rows = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| {
+            let mut scratch = Scratch::default();
+            let mut ids: Vec<u32> = Vec::new();
+            let mut out = ChunkRows {
+                ends: Vec::with_capacity(r.1 - r.0),
+                cols: Vec::new(),
+                vals: Vec::new(),
+            };
+            for i in r.0..r.1 {
+                ids.clear();
+                spec.analyze(input.doc(i), &mut scratch, |t| {
+                    if let Some(&id) = vocab.get(t) {
+                        ids.push(id);
+                    }
+                });
+                ids.sort_unstable();
+                push_runs(&ids, &mut out, |_| 1.0);
+                out.ends.push(out.cols.len());
+            }
+            out
+        },
+        |res| {
+            rows.extend(res);
+            Ok(())
+        },
+    )?;
+    Ok(assemble(rows, input.len(), n_cols, kind, pool))
+}
+
+/// Appends run-length counts of the sorted `ids` to `out`, each occurrence weighted by `w(id)`.
+fn push_runs(ids: &[u32], out: &mut ChunkRows, w: impl Fn(u32) -> f64) {
+    let mut k = 0;
+    while k < ids.len() {
+        let id = ids[k];
+        let mut v = 0.0;
+        while k < ids.len() && ids[k] == id {
+            v += w(id);
+            k += 1;
+        }
+        out.cols.push(id);
+        out.vals.push(v);
+    }
+}
+
+/// Hashes the terms of `input` into `n_features` columns (sklearn's `FeatureHasher` on
+/// `HashingVectorizer`'s analyzer output, before `binary` and `norm`). Rows sorted by column;
+/// entries whose signed contributions cancel stay as explicit zeros, as scipy's
+/// `sum_duplicates` leaves them.
+pub fn hash_transform(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    n_features: usize,
+    alternate_sign: bool,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Csr> {
+    spec.validate()?;
+    input.validate()?;
+    if n_features == 0 || n_features > i32::MAX as usize {
+        return Err(Error::InvalidParameter(format!(
+            "n_features must be in [1, 2**31 - 1], got {n_features}"
+        )));
+    }
+    let chunks = input.chunks();
+    let mut rows = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| {
+            let mut scratch = Scratch::default();
+            let mut hits: Vec<(u32, f64)> = Vec::new();
+            let mut out = ChunkRows {
+                ends: Vec::with_capacity(r.1 - r.0),
+                cols: Vec::new(),
+                vals: Vec::new(),
+            };
+            for i in r.0..r.1 {
+                hits.clear();
+                spec.analyze(input.doc(i), &mut scratch, |t| {
+                    let (col, sign) = crate::text::hashing::feature(t, n_features, alternate_sign);
+                    hits.push((col, sign));
+                });
+                hits.sort_by_key(|h| h.0);
+                let mut k = 0;
+                while k < hits.len() {
+                    let col = hits[k].0;
+                    let mut v = 0.0;
+                    while k < hits.len() && hits[k].0 == col {
+                        v += hits[k].1;
+                        k += 1;
+                    }
+                    out.cols.push(col);
+                    out.vals.push(v);
+                }
+                out.ends.push(out.cols.len());
+            }
+            out
+        },
+        |res| {
+            rows.extend(res);
+            Ok(())
+        },
+    )?;
+    Ok(assemble(rows, input.len(), n_features, kind, pool))
+}
+
+fn split_by<'s, T>(mut s: &'s mut [T], sizes: &[usize]) -> Vec<&'s mut [T]> {
+    let mut out = Vec::with_capacity(sizes.len());
+    for &n in sizes {
+        let (a, b) = std::mem::take(&mut s).split_at_mut(n);
+        out.push(a);
+        s = b;
+    }
+    out
+}
+
+fn fill_typed<T: Copy + Send + Sync + Default>(
+    rows: &[ChunkRows],
+    sizes: &[usize],
+    nnz: usize,
+    pool: &rayon::ThreadPool,
+    conv: impl Fn(f64) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); nnz];
+    let parts = split_by(&mut out, sizes);
+    pool.install(|| {
+        parts.into_par_iter().zip(rows.par_iter()).for_each(|(dst, r)| {
+            for (d, &v) in dst.iter_mut().zip(&r.vals) {
+                *d = conv(v);
+            }
+        })
+    });
+    out
+}
+
+fn fill_index<T: Copy + Send + Sync + Default>(
+    rows: &[ChunkRows],
+    sizes: &[usize],
+    nnz: usize,
+    pool: &rayon::ThreadPool,
+    conv: impl Fn(u32) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); nnz];
+    let parts = split_by(&mut out, sizes);
+    pool.install(|| {
+        parts.into_par_iter().zip(rows.par_iter()).for_each(|(dst, r)| {
+            for (d, &v) in dst.iter_mut().zip(&r.cols) {
+                *d = conv(v);
+            }
+        })
+    });
+    out
+}
+
+/// Concatenates chunk rows into one CSR matrix of the requested value type.
+fn assemble(rows: Vec<ChunkRows>, n_rows: usize, n_cols: usize, kind: DataKind, pool: &rayon::ThreadPool) -> Csr {
+    let sizes: Vec<usize> = rows.iter().map(|r| r.cols.len()).collect();
+    let nnz: usize = sizes.iter().sum();
+    let mut indptr: Vec<i64> = Vec::with_capacity(n_rows + 1);
+    indptr.push(0);
+    let mut base = 0usize;
+    for r in &rows {
+        indptr.extend(r.ends.iter().map(|&e| (base + e) as i64));
+        base += r.cols.len();
+    }
+    let wide = nnz > i32::MAX as usize;
+    let (indptr, indices) = if wide {
+        (
+            IndexVec::I64(indptr),
+            IndexVec::I64(fill_index(&rows, &sizes, nnz, pool, i64::from)),
+        )
+    } else {
+        (
+            IndexVec::I32(indptr.into_iter().map(|p| p as i32).collect()),
+            IndexVec::I32(fill_index(&rows, &sizes, nnz, pool, |c| c as i32)),
+        )
+    };
+    let data = match kind {
+        DataKind::F64 => DataVec::F64(fill_typed(&rows, &sizes, nnz, pool, |v| v)),
+        DataKind::F32 => DataVec::F32(fill_typed(&rows, &sizes, nnz, pool, |v| v as f32)),
+        DataKind::I64 => DataVec::I64(fill_typed(&rows, &sizes, nnz, pool, |v| v as i64)),
+        DataKind::I32 => DataVec::I32(fill_typed(&rows, &sizes, nnz, pool, |v| v as i32)),
+    };
+    Csr {
+        indptr,
+        indices,
+        data,
+        n_rows,
+        n_cols,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{thread_pool, NeverInterrupt};
+    use crate::text::analyze::AnalyzerKind;
+    use crate::text::chars::CharTable;
+
+    fn spec() -> AnalyzerSpec {
+        AnalyzerSpec {
+            kind: AnalyzerKind::WordDefault,
+            min_n: 1,
+            max_n: 1,
+            stop_words: None,
+            word: CharTable::ascii_word(),
+            space: CharTable::ascii_space(),
+        }
+    }
+
+    #[test]
+    fn fit_matches_sklearn_layout() {
+        // sklearn: CountVectorizer().fit_transform(["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"])
+        // vocabulary aa..zz -> 0..6, indices [6 1 0 6 0 2 3 0 5 4], data [1 2 1 1 1 1 1 1 2 1].
+        let docs = ["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"];
+        let pool = thread_pool(2).unwrap();
+        let out = fit(Input::Docs(&docs), &spec(), DataKind::I64, &pool, &NeverInterrupt).unwrap();
+        let terms: Vec<&str> = out.terms.iter().map(|t| &**t).collect();
+        assert_eq!(terms, ["aa", "bb", "cc", "dd", "pp", "qq", "zz"]);
+        assert_eq!(out.csr.indices, IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4]));
+        assert_eq!(out.csr.indptr, IndexVec::I32(vec![0, 3, 6, 7, 10]));
+        assert_eq!(out.csr.data, DataVec::I64(vec![1, 2, 1, 1, 1, 1, 1, 1, 2, 1]));
+    }
+
+    #[test]
+    fn empty_vocabulary_is_an_error() {
+        let docs = ["a", ""];
+        let pool = thread_pool(1).unwrap();
+        let err = fit(Input::Docs(&docs), &spec(), DataKind::I64, &pool, &NeverInterrupt).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+    }
+
+    #[test]
+    fn transform_sorts_rows() {
+        let docs = ["zz bb aa bb xx"];
+        let vocab: FxHashMap<&str, u32> = [("aa", 0), ("bb", 1), ("zz", 2)].into_iter().collect();
+        let pool = thread_pool(1).unwrap();
+        let csr = transform(Input::Docs(&docs), &spec(), &vocab, 3, DataKind::F64, &pool, &NeverInterrupt).unwrap();
+        assert_eq!(csr.indices, IndexVec::I32(vec![0, 1, 2]));
+        assert_eq!(csr.data, DataVec::F64(vec![1.0, 2.0, 1.0]));
+    }
+}
