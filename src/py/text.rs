@@ -65,8 +65,9 @@ fn parse_dtype(dtype: &str) -> PyResult<DataKind> {
     })
 }
 
-/// Analyzer description passed from Python.
+/// Analyzer description passed from Python (a dict).
 #[derive(FromPyObject)]
+#[pyo3(from_item_all)]
 struct SpecArgs {
     kind: String,
     min_n: usize,
