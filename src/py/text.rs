@@ -133,7 +133,7 @@ fn count_fit<'py>(
         };
         count::fit(input, &spec, kind, &pool, &signals)
     })?;
-    let terms = PyList::new(py, out.terms.iter().map(|t| &**t))?;
+    let terms = PyList::new(py, out.terms())?;
     Ok(Some((terms, csr_to_py(py, out.csr)?)))
 }
 

@@ -193,11 +193,21 @@ impl AnalyzerSpec {
 /// Pushes every maximal run of at least two `word` characters of `text` (Python's
 /// `re.findall(r"(?u)\b\w\w+\b", text)` with `word` = Python's `\w`).
 pub fn scan_word_tokens<'a>(text: &'a str, word: &CharTable, out: &mut Vec<&'a str>) {
+    let bytes = text.as_bytes();
     let mut run_start = 0usize;
     let mut run_chars = 0usize;
-    for (i, c) in text.char_indices() {
-        // ASCII fast path through the same table.
-        if word.contains(c) {
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (is_word, width) = if b < 0x80 {
+            (word.contains_ascii(b), 1)
+        } else {
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (word.contains(c), c.len_utf8()),
+                None => (false, 1),
+            }
+        };
+        if is_word {
             if run_chars == 0 {
                 run_start = i;
             }
@@ -208,6 +218,7 @@ pub fn scan_word_tokens<'a>(text: &'a str, word: &CharTable, out: &mut Vec<&'a s
             }
             run_chars = 0;
         }
+        i += width;
     }
     if run_chars >= 2 {
         out.push(&text[run_start..]);

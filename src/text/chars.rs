@@ -7,6 +7,7 @@ const N_CODE_POINTS: usize = 0x11_0000;
 #[derive(Clone, Debug)]
 pub struct CharTable {
     bits: Vec<u64>,
+    ascii: [bool; 128],
 }
 
 impl CharTable {
@@ -24,7 +25,17 @@ impl CharTable {
                 bits[cp >> 6] |= 1u64 << (cp & 63);
             }
         }
-        CharTable { bits }
+        let mut ascii = [false; 128];
+        for (b, slot) in ascii.iter_mut().enumerate() {
+            *slot = (bits[0] >> b) & 1 == 1 || (b >= 64 && (bits[1] >> (b - 64)) & 1 == 1);
+        }
+        CharTable { bits, ascii }
+    }
+
+    /// Whether the ASCII byte `b` (< 128) is in the set; false for other bytes.
+    #[inline]
+    pub fn contains_ascii(&self, b: u8) -> bool {
+        self.ascii.get(b as usize).copied().unwrap_or(false)
     }
 
     /// Whether `c` is in the set.

@@ -9,13 +9,14 @@
 use crate::error::{Error, Result};
 use crate::runtime::Interrupt;
 use crate::text::analyze::{AnalyzerSpec, DocRef, Scratch};
+use crate::text::intern::Interner;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 /// Documents per chunk (one unit of parallel work).
-const CHUNK_DOCS: usize = 128;
+const CHUNK_DOCS: usize = 1024;
 /// Bytes of text per chunk, whichever limit is hit first.
-const CHUNK_BYTES: usize = 1 << 18;
+const CHUNK_BYTES: usize = 1 << 19;
 
 /// The documents to analyze.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +30,13 @@ pub enum Input<'a> {
         /// `n_docs + 1` offsets into `tokens`.
         offsets: &'a [usize],
     },
+}
+
+impl CountOutput {
+    /// The vocabulary in column (alphabetical) order.
+    pub fn terms(&self) -> impl Iterator<Item = &str> + '_ {
+        self.order.iter().map(|&i| self.interner.term(i))
+    }
 }
 
 impl<'a> Input<'a> {
@@ -144,8 +152,10 @@ pub struct Csr {
 /// Result of [`fit`].
 #[derive(Debug)]
 pub struct CountOutput {
-    /// The vocabulary in alphabetical order (term `j` is column `j`).
-    pub terms: Vec<Box<str>>,
+    /// Every term, in order of first appearance in the corpus.
+    pub interner: Interner,
+    /// Ids of `interner` in alphabetical order: column `j` is term `interner.term(order[j])`.
+    pub order: Vec<u32>,
     /// Document-term counts.
     pub csr: Csr,
 }
@@ -159,14 +169,14 @@ struct ChunkRows {
 
 /// Result of the parallel phase of fit for one chunk.
 struct LocalVocab {
-    terms: Vec<Box<str>>,
+    terms: Interner,
     ends: Vec<usize>,
     /// (local id, count), per doc in first-appearance order.
     entries: Vec<(u32, u32)>,
 }
 
 fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
-    let mut map: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut terms = Interner::default();
     let mut stamp: Vec<u32> = Vec::new();
     let mut slot: Vec<u32> = Vec::new();
     let mut entries: Vec<(u32, u32)> = Vec::new();
@@ -175,17 +185,12 @@ fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) ->
     for (k, i) in (range.0..range.1).enumerate() {
         let doc_stamp = k as u32 + 1;
         spec.analyze(input.doc(i), &mut scratch, |term| {
-            let id = match map.get(term) {
-                Some(&id) => id,
-                None => {
-                    let id = map.len() as u32;
-                    map.insert(Box::from(term), id);
-                    stamp.push(0);
-                    slot.push(0);
-                    id
-                }
-            };
+            let id = terms.intern(term);
             let idx = id as usize;
+            if idx == stamp.len() {
+                stamp.push(0);
+                slot.push(0);
+            }
             if stamp[idx] == doc_stamp {
                 entries[slot[idx] as usize].1 += 1;
             } else {
@@ -195,10 +200,6 @@ fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) ->
             }
         });
         ends.push(entries.len());
-    }
-    let mut terms: Vec<Box<str>> = vec![Box::from(""); map.len()];
-    for (t, id) in map {
-        terms[id as usize] = t;
     }
     LocalVocab {
         terms,
@@ -220,7 +221,7 @@ where
     F: Fn((usize, usize)) -> T + Sync,
     S: FnMut(Vec<T>) -> Result<()>,
 {
-    let per_round = (pool.current_num_threads() * 4).max(1);
+    let per_round = (pool.current_num_threads() * 2).max(1);
     for round in chunks.chunks(per_round) {
         interrupt.check()?;
         let results: Vec<T> = pool.install(|| round.par_iter().map(|&r| f(r)).collect());
@@ -244,7 +245,7 @@ pub fn fit(
     input.validate()?;
     let chunks = input.chunks();
     // Merge: global insertion ids, in corpus order of first appearance.
-    let mut global: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut global = Interner::default();
     let mut parts: Vec<(Vec<usize>, Vec<(u32, u32)>)> = Vec::with_capacity(chunks.len());
     run_rounds(
         pool,
@@ -253,12 +254,9 @@ pub fn fit(
         |r| count_chunk(&input, spec, r),
         |results| {
             for local in results {
-                let mut l2g = Vec::with_capacity(local.terms.len());
-                for t in local.terms {
-                    let next = global.len() as u32;
-                    let id = *global.entry(t).or_insert(next);
-                    l2g.push(id);
-                }
+                let l2g: Vec<u32> = (0..local.terms.len() as u32)
+                    .map(|id| global.intern_hashed(local.terms.hash_of(id), local.terms.term(id)))
+                    .collect();
                 let mut entries = local.entries;
                 for e in entries.iter_mut() {
                     e.0 = l2g[e.0 as usize];
@@ -274,23 +272,11 @@ pub fn fit(
         ));
     }
     let n_terms = global.len();
-    let mut by_id: Vec<Box<str>> = vec![Box::from(""); n_terms];
-    for (t, id) in global {
-        by_id[id as usize] = t;
+    let order = pool.install(|| global.sorted_ids());
+    let mut rank = vec![0u32; n_terms];
+    for (k, &i) in order.iter().enumerate() {
+        rank[i as usize] = k as u32;
     }
-    let (terms, rank) = pool.install(|| {
-        let mut order: Vec<u32> = (0..n_terms as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| by_id[a as usize].cmp(&by_id[b as usize]));
-        let mut rank = vec![0u32; n_terms];
-        for (k, &i) in order.iter().enumerate() {
-            rank[i as usize] = k as u32;
-        }
-        let terms: Vec<Box<str>> = order
-            .iter()
-            .map(|&i| std::mem::take(&mut by_id[i as usize]))
-            .collect();
-        (terms, rank)
-    });
     interrupt.check()?;
     let rows: Vec<ChunkRows> = pool.install(|| {
         parts
@@ -311,7 +297,11 @@ pub fn fit(
     });
     interrupt.check()?;
     let csr = assemble(rows, input.len(), n_terms, kind, pool);
-    Ok(CountOutput { terms, csr })
+    Ok(CountOutput {
+        interner: global,
+        order,
+        csr,
+    })
 }
 
 /// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):
@@ -555,7 +545,7 @@ mod tests {
         let docs = ["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"];
         let pool = thread_pool(2).unwrap();
         let out = fit(Input::Docs(&docs), &spec(), DataKind::I64, &pool, &NeverInterrupt).unwrap();
-        let terms: Vec<&str> = out.terms.iter().map(|t| &**t).collect();
+        let terms: Vec<&str> = out.terms().collect();
         assert_eq!(terms, ["aa", "bb", "cc", "dd", "pp", "qq", "zz"]);
         assert_eq!(out.csr.indices, IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4]));
         assert_eq!(out.csr.indptr, IndexVec::I32(vec![0, 3, 6, 7, 10]));

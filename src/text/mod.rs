@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod chars;
 pub mod count;
 pub mod hashing;
+pub mod intern;
 pub mod tfidf;
 
 pub use analyze::{AnalyzerKind, AnalyzerSpec};
