@@ -35,7 +35,12 @@ pub enum Input<'a> {
 impl CountOutput {
     /// The vocabulary in column (alphabetical) order.
     pub fn terms(&self) -> impl Iterator<Item = &str> + '_ {
-        self.order.iter().map(|&i| self.interner.term(i))
+        self.order.iter().map(|&h| term_of(&self.shards, h))
+    }
+
+    /// Number of terms.
+    pub fn n_terms(&self) -> usize {
+        self.order.len()
     }
 }
 
@@ -152,10 +157,9 @@ pub struct Csr {
 /// Result of [`fit`].
 #[derive(Debug)]
 pub struct CountOutput {
-    /// Every term, in order of first appearance in the corpus.
-    pub interner: Interner,
-    /// Ids of `interner` in alphabetical order: column `j` is term `interner.term(order[j])`.
-    pub order: Vec<u32>,
+    shards: Vec<Shard>,
+    /// Term handles in alphabetical (column) order.
+    order: Vec<u32>,
     /// Document-term counts.
     pub csr: Csr,
 }
@@ -167,9 +171,40 @@ struct ChunkRows {
     vals: Vec<f64>,
 }
 
+/// The global vocabulary is split into `N_SHARDS` interners by hash so chunks merge in parallel.
+const SHARD_BITS: u32 = 4;
+const N_SHARDS: usize = 1 << SHARD_BITS;
+const SID_BITS: u32 = 32 - SHARD_BITS;
+
+#[inline]
+fn shard_of(h: u64) -> usize {
+    // Bits 32.. are used neither for hashbrown's bucket index nor for its 7-bit tag.
+    ((h >> 32) as usize) & (N_SHARDS - 1)
+}
+
+#[inline]
+fn handle(shard: usize, sid: u32) -> u32 {
+    ((shard as u32) << SID_BITS) | sid
+}
+
+#[inline]
+fn split_handle(h: u32) -> (usize, usize) {
+    ((h >> SID_BITS) as usize, (h & ((1 << SID_BITS) - 1)) as usize)
+}
+
+/// One shard of the global vocabulary.
+#[derive(Default, Debug)]
+struct Shard {
+    terms: Interner,
+    /// Position of first appearance of each term: `(chunk << 32) | local id`.
+    first: Vec<u64>,
+}
+
 /// Result of the parallel phase of fit for one chunk.
 struct LocalVocab {
     terms: Interner,
+    /// Local ids grouped by merge shard.
+    buckets: Vec<Vec<u32>>,
     ends: Vec<usize>,
     /// (local id, count), per doc in first-appearance order.
     entries: Vec<(u32, u32)>,
@@ -201,15 +236,21 @@ fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) ->
         });
         ends.push(entries.len());
     }
+    let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); N_SHARDS];
+    for id in 0..terms.len() as u32 {
+        buckets[shard_of(terms.hash_of(id))].push(id);
+    }
     LocalVocab {
         terms,
+        buckets,
         ends,
         entries,
     }
 }
 
 /// Runs `f` over `chunks` on `pool`, `per_round` chunks at a time, asking `interrupt` between
-/// rounds (on the calling thread) and handing each round's results to `sink` in order.
+/// rounds (on the calling thread) and handing each round's results to `sink` in order. The sink
+/// of round `k` runs on the pool concurrently with the work of round `k + 1`.
 fn run_rounds<T: Send, F, S>(
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
@@ -219,13 +260,24 @@ fn run_rounds<T: Send, F, S>(
 ) -> Result<()>
 where
     F: Fn((usize, usize)) -> T + Sync,
-    S: FnMut(Vec<T>) -> Result<()>,
+    S: FnMut(Vec<T>) -> Result<()> + Send,
 {
     let per_round = (pool.current_num_threads() * 2).max(1);
+    let mut pending: Option<Vec<T>> = None;
     for round in chunks.chunks(per_round) {
         interrupt.check()?;
-        let results: Vec<T> = pool.install(|| round.par_iter().map(|&r| f(r)).collect());
-        sink(results)?;
+        let (results, sunk) = pool.install(|| {
+            rayon::join(
+                || round.par_iter().map(|&r| f(r)).collect::<Vec<T>>(),
+                || pending.take().map_or(Ok(()), &mut sink),
+            )
+        });
+        sunk?;
+        pending = Some(results);
+    }
+    interrupt.check()?;
+    if let Some(p) = pending {
+        pool.install(|| sink(p))?;
     }
     interrupt.check()
 }
@@ -244,8 +296,7 @@ pub fn fit(
     spec.validate()?;
     input.validate()?;
     let chunks = input.chunks();
-    // Merge: global insertion ids, in corpus order of first appearance.
-    let mut global = Interner::default();
+    let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
     let mut parts: Vec<(Vec<usize>, Vec<(u32, u32)>)> = Vec::with_capacity(chunks.len());
     run_rounds(
         pool,
@@ -253,55 +304,123 @@ pub fn fit(
         &chunks,
         |r| count_chunk(&input, spec, r),
         |results| {
-            for local in results {
-                let l2g: Vec<u32> = (0..local.terms.len() as u32)
-                    .map(|id| global.intern_hashed(local.terms.hash_of(id), local.terms.term(id)))
-                    .collect();
-                let mut entries = local.entries;
-                for e in entries.iter_mut() {
-                    e.0 = l2g[e.0 as usize];
-                }
-                parts.push((local.ends, entries));
+            let base = parts.len() as u64;
+            // Each shard interns its share of every chunk of the round, in chunk order.
+            let sids: Vec<Vec<Vec<u32>>> = shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(s, shard)| {
+                    results
+                        .iter()
+                        .enumerate()
+                        .map(|(k, local)| {
+                            local.buckets[s]
+                                .iter()
+                                .map(|&id| {
+                                    let before = shard.terms.len();
+                                    let sid = shard.terms.intern_hashed(local.terms.hash_of(id), local.terms.term(id));
+                                    if shard.terms.len() > before {
+                                        shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                    }
+                                    sid
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            let remapped: Vec<(Vec<usize>, Vec<(u32, u32)>)> = results
+                .into_par_iter()
+                .enumerate()
+                .map(|(k, local)| {
+                    let mut l2g = vec![0u32; local.terms.len()];
+                    for (s, bucket) in local.buckets.iter().enumerate() {
+                        for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
+                            l2g[id as usize] = handle(s, sid);
+                        }
+                    }
+                    let mut entries = local.entries;
+                    for e in entries.iter_mut() {
+                        e.0 = l2g[e.0 as usize];
+                    }
+                    (local.ends, entries)
+                })
+                .collect();
+            parts.extend(remapped);
+            if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
+                return Err(Error::InvalidInput("vocabulary too large (more than 2**32 terms)".into()));
             }
             Ok(())
         },
     )?;
-    if global.is_empty() {
+    let n_terms: usize = shards.iter().map(|sh| sh.terms.len()).sum();
+    if n_terms == 0 {
         return Err(Error::InvalidInput(
             "empty vocabulary; perhaps the documents only contain stop words".into(),
         ));
     }
-    let n_terms = global.len();
-    let order = pool.install(|| global.sorted_ids());
-    let mut rank = vec![0u32; n_terms];
-    for (k, &i) in order.iter().enumerate() {
-        rank[i as usize] = k as u32;
+    let order = pool.install(|| sorted_handles(&shards));
+    let mut rank: Vec<Vec<u32>> = shards.iter().map(|sh| vec![0u32; sh.terms.len()]).collect();
+    for (k, &h) in order.iter().enumerate() {
+        let (s, sid) = split_handle(h);
+        rank[s][sid] = k as u32;
     }
     interrupt.check()?;
     let rows: Vec<ChunkRows> = pool.install(|| {
         parts
             .into_par_iter()
-            .map(|(ends, mut entries)| {
+            .map(|(ends, entries)| {
+                // (first appearance, column, count)
+                let mut keyed: Vec<(u64, u32, u32)> = entries
+                    .iter()
+                    .map(|&(h, c)| {
+                        let (s, sid) = split_handle(h);
+                        (shards[s].first[sid], rank[s][sid], c)
+                    })
+                    .collect();
                 let mut start = 0;
                 for &end in &ends {
-                    entries[start..end].sort_unstable_by_key(|e| e.0);
+                    let row = &mut keyed[start..end];
+                    if !row.windows(2).all(|w| w[0].0 < w[1].0) {
+                        row.sort_unstable_by_key(|e| e.0);
+                    }
                     start = end;
                 }
                 ChunkRows {
                     ends,
-                    cols: entries.iter().map(|e| rank[e.0 as usize]).collect(),
-                    vals: entries.iter().map(|e| f64::from(e.1)).collect(),
+                    cols: keyed.iter().map(|e| e.1).collect(),
+                    vals: keyed.iter().map(|e| f64::from(e.2)).collect(),
                 }
             })
             .collect()
     });
     interrupt.check()?;
     let csr = assemble(rows, input.len(), n_terms, kind, pool);
-    Ok(CountOutput {
-        interner: global,
-        order,
-        csr,
-    })
+    Ok(CountOutput { shards, order, csr })
+}
+
+fn term_of(shards: &[Shard], h: u32) -> &str {
+    let (s, sid) = split_handle(h);
+    shards.get(s).map_or("", |sh| sh.terms.term(sid as u32))
+}
+
+/// All term handles in code-point order of their strings.
+fn sorted_handles(shards: &[Shard]) -> Vec<u32> {
+    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(shards.iter().map(|s| s.terms.len()).sum());
+    for (s, sh) in shards.iter().enumerate() {
+        for sid in 0..sh.terms.len() as u32 {
+            let b = sh.terms.term(sid).as_bytes();
+            let mut p = [0u8; 8];
+            let n = b.len().min(8);
+            p[..n].copy_from_slice(&b[..n]);
+            keys.push((u64::from_be_bytes(p), handle(s, sid)));
+        }
+    }
+    keys.par_sort_unstable_by(|x, y| {
+        x.0.cmp(&y.0)
+            .then_with(|| term_of(shards, x.1).cmp(term_of(shards, y.1)))
+    });
+    keys.into_iter().map(|k| k.1).collect()
 }
 
 /// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):

@@ -105,15 +105,16 @@ pub fn tfidf_inplace<T: Float, I: Index>(
     if nnz > data.len() || nnz > indices.len() {
         return Err(bad());
     }
-    let cols: Vec<usize> = if let Some(idf) = idf {
-        let cols: Vec<usize> = indices[..nnz].iter().map(|c| c.to_usize().ok_or_else(bad)).collect::<Result<_>>()?;
-        if cols.iter().any(|&c| c >= idf.len()) {
+    if let Some(idf) = idf {
+        let ok = pool.install(|| {
+            indices[..nnz]
+                .par_iter()
+                .all(|c| c.to_usize().is_some_and(|c| c < idf.len()))
+        });
+        if !ok {
             return Err(Error::InvalidInput("column index out of range of idf".into()));
         }
-        cols
-    } else {
-        Vec::new()
-    };
+    }
     let n_rows = ptr.len() - 1;
     // Blocks of rows with roughly equal numbers of values.
     let n_blocks = (pool.current_num_threads() * 8).max(1);
@@ -143,9 +144,11 @@ pub fn tfidf_inplace<T: Float, I: Index>(
                     row.iter_mut().for_each(|x| *x = x.log1p_tf());
                 }
                 if let Some(idf) = idf {
-                    let c = &cols[ptr[r]..ptr[r + 1]];
+                    let c = &indices[ptr[r]..ptr[r + 1]];
                     for (x, &j) in row.iter_mut().zip(c) {
-                        *x = T::from_f64(x.to_f64() * idf[j]);
+                        // validated above: 0 <= j < idf.len()
+                        let w = j.to_usize().and_then(|j| idf.get(j)).copied().unwrap_or(1.0);
+                        *x = T::from_f64(x.to_f64() * w);
                     }
                 }
                 match norm {
