@@ -154,10 +154,20 @@ class _RustCountMixin(_RustTextMixin):
             data, indices, indptr = res
             n_cols = len(vocabulary)
         else:
-            res = _core.count_fit(payload, spec, out_dtype, n_jobs)
+            # The document-frequency part of _limit_features, done before any Python object is
+            # built for the pruned terms; same thresholds and comparisons as sklearn's fit.
+            n_doc = len(payload)
+            high = self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_doc
+            low = self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_doc
+            df_range = (float(low), float(high)) if high >= low else None
+            res = _core.count_fit(payload, spec, out_dtype, n_jobs, df_range)
             if res is None:
                 return super()._count_vocab(raw, fixed_vocab)
             terms, (data, indices, indptr) = res
+            if not terms:
+                raise ValueError(
+                    "After pruning, no terms remain. Try a lower min_df or a higher max_df."
+                )
             vocabulary = dict(zip(terms, range(len(terms))))
             n_cols = len(terms)
             self._ft_presorted_id = id(vocabulary)

@@ -110,12 +110,14 @@ fn csr_to_py<'py>(py: Python<'py>, csr: Csr) -> PyResult<Bound<'py, PyTuple>> {
 
 /// Learn a vocabulary and count it: `(terms, (data, indices, indptr))` or None (fallback).
 #[pyfunction]
+#[pyo3(signature = (docs, spec, dtype, n_jobs, df_range=None))]
 fn count_fit<'py>(
     py: Python<'py>,
     docs: &Bound<'py, PyList>,
     spec: SpecArgs,
     dtype: &str,
     n_jobs: usize,
+    df_range: Option<(f64, f64)>,
 ) -> PyResult<Option<(Bound<'py, PyList>, Bound<'py, PyTuple>)>> {
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
@@ -131,7 +133,7 @@ fn count_fit<'py>(
         } else {
             Input::Docs(&strs)
         };
-        count::fit(input, &spec, kind, &pool, &signals)
+        count::fit(input, &spec, df_range, kind, &pool, &signals)
     })?;
     let terms = PyList::new(py, out.terms())?;
     Ok(Some((terms, csr_to_py(py, out.csr)?)))

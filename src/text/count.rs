@@ -283,12 +283,15 @@ where
 }
 
 /// Learns the vocabulary of `input` and counts it (sklearn's `CountVectorizer._count_vocab`
-/// with `fixed_vocab=False`, followed by `_sort_features`).
+/// with `fixed_vocab=False`, followed by `_sort_features`). With `df_range = Some((low, high))`
+/// only terms whose document frequency `df` satisfies `low <= df <= high` are kept (the
+/// document-frequency part of `_limit_features`); the result may then have no term.
 ///
 /// Errors: `InvalidInput("empty vocabulary; ...")` when no term was produced; `Cancelled`.
 pub fn fit(
     input: Input<'_>,
     spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
     kind: DataKind,
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
@@ -353,14 +356,29 @@ pub fn fit(
             Ok(())
         },
     )?;
-    let n_terms: usize = shards.iter().map(|sh| sh.terms.len()).sum();
-    if n_terms == 0 {
+    let n_all: usize = shards.iter().map(|sh| sh.terms.len()).sum();
+    if n_all == 0 {
         return Err(Error::InvalidInput(
             "empty vocabulary; perhaps the documents only contain stop words".into(),
         ));
     }
-    let order = pool.install(|| sorted_handles(&shards));
-    let mut rank: Vec<Vec<u32>> = shards.iter().map(|sh| vec![0u32; sh.terms.len()]).collect();
+    let mut order = pool.install(|| sorted_handles(&shards));
+    if let Some((low, high)) = df_range {
+        let mut df: Vec<Vec<u32>> = shards.iter().map(|sh| vec![0u32; sh.terms.len()]).collect();
+        for (_, entries) in &parts {
+            for &(h, _) in entries {
+                let (s, sid) = split_handle(h);
+                df[s][sid] += 1;
+            }
+        }
+        order.retain(|&h| {
+            let (s, sid) = split_handle(h);
+            let d = f64::from(df[s][sid]);
+            d >= low && d <= high
+        });
+    }
+    let n_terms = order.len();
+    let mut rank: Vec<Vec<u32>> = shards.iter().map(|sh| vec![u32::MAX; sh.terms.len()]).collect();
     for (k, &h) in order.iter().enumerate() {
         let (s, sid) = split_handle(h);
         rank[s][sid] = k as u32;
@@ -370,24 +388,28 @@ pub fn fit(
         parts
             .into_par_iter()
             .map(|(ends, entries)| {
-                // (first appearance, column, count)
-                let mut keyed: Vec<(u64, u32, u32)> = entries
-                    .iter()
-                    .map(|&(h, c)| {
-                        let (s, sid) = split_handle(h);
-                        (shards[s].first[sid], rank[s][sid], c)
-                    })
-                    .collect();
+                // (first appearance, column, count) of kept terms
+                let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(entries.len());
+                let mut new_ends = Vec::with_capacity(ends.len());
                 let mut start = 0;
                 for &end in &ends {
-                    let row = &mut keyed[start..end];
+                    let row_start = keyed.len();
+                    for &(h, c) in &entries[start..end] {
+                        let (s, sid) = split_handle(h);
+                        let col = rank[s][sid];
+                        if col != u32::MAX {
+                            keyed.push((shards[s].first[sid], col, c));
+                        }
+                    }
+                    let row = &mut keyed[row_start..];
                     if !row.windows(2).all(|w| w[0].0 < w[1].0) {
                         row.sort_unstable_by_key(|e| e.0);
                     }
+                    new_ends.push(keyed.len());
                     start = end;
                 }
                 ChunkRows {
-                    ends,
+                    ends: new_ends,
                     cols: keyed.iter().map(|e| e.1).collect(),
                     vals: keyed.iter().map(|e| f64::from(e.2)).collect(),
                 }
@@ -663,7 +685,7 @@ mod tests {
         // vocabulary aa..zz -> 0..6, indices [6 1 0 6 0 2 3 0 5 4], data [1 2 1 1 1 1 1 1 2 1].
         let docs = ["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"];
         let pool = thread_pool(2).unwrap();
-        let out = fit(Input::Docs(&docs), &spec(), DataKind::I64, &pool, &NeverInterrupt).unwrap();
+        let out = fit(Input::Docs(&docs), &spec(), None, DataKind::I64, &pool, &NeverInterrupt).unwrap();
         let terms: Vec<&str> = out.terms().collect();
         assert_eq!(terms, ["aa", "bb", "cc", "dd", "pp", "qq", "zz"]);
         assert_eq!(out.csr.indices, IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4]));
@@ -675,7 +697,7 @@ mod tests {
     fn empty_vocabulary_is_an_error() {
         let docs = ["a", ""];
         let pool = thread_pool(1).unwrap();
-        let err = fit(Input::Docs(&docs), &spec(), DataKind::I64, &pool, &NeverInterrupt).unwrap_err();
+        let err = fit(Input::Docs(&docs), &spec(), None, DataKind::I64, &pool, &NeverInterrupt).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)));
     }
 
