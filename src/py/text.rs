@@ -51,7 +51,11 @@ fn parse_kind(kind: &str) -> PyResult<AnalyzerKind> {
         "word_tokens" => AnalyzerKind::WordTokens,
         "char" => AnalyzerKind::Char,
         "char_wb" => AnalyzerKind::CharWb,
-        _ => return Err(PyValueError::new_err(format!("unknown analyzer kind {kind:?}"))),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown analyzer kind {kind:?}"
+            )))
+        }
     })
 }
 
@@ -61,7 +65,11 @@ fn parse_dtype(dtype: &str) -> PyResult<DataKind> {
         "float32" => DataKind::F32,
         "int64" => DataKind::I64,
         "int32" => DataKind::I32,
-        _ => return Err(PyValueError::new_err(format!("unsupported dtype {dtype:?}"))),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unsupported dtype {dtype:?}"
+            )))
+        }
     })
 }
 
@@ -83,7 +91,9 @@ impl SpecArgs {
             kind: parse_kind(&self.kind)?,
             min_n: self.min_n,
             max_n: self.max_n,
-            stop_words: self.stop_words.map(|s| s.into_iter().collect::<FxHashSet<String>>()),
+            stop_words: self
+                .stop_words
+                .map(|s| s.into_iter().collect::<FxHashSet<String>>()),
             word: CharTable::from_ranges(&self.word_ranges),
             space: CharTable::from_ranges(&self.space_ranges),
         })
@@ -122,14 +132,21 @@ fn count_fit<'py>(
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
     let nested = spec.kind == AnalyzerKind::WordTokens;
-    let Some(held) = hold(docs, nested) else { return Ok(None) };
-    let Some(strs) = views(&held) else { return Ok(None) };
+    let Some(held) = hold(docs, nested) else {
+        return Ok(None);
+    };
+    let Some(strs) = views(&held) else {
+        return Ok(None);
+    };
     let pool = thread_pool(n_jobs)?;
     let signals = PythonSignals::new();
     let offsets = &held.offsets;
     let out = py.detach(|| {
         let input = if nested {
-            Input::Tokens { tokens: &strs, offsets }
+            Input::Tokens {
+                tokens: &strs,
+                offsets,
+            }
         } else {
             Input::Docs(&strs)
         };
@@ -156,10 +173,18 @@ fn count_transform<'py>(
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
     let nested = spec.kind == AnalyzerKind::WordTokens;
-    let Some(held) = hold(docs, nested) else { return Ok(None) };
-    let Some(strs) = views(&held) else { return Ok(None) };
-    let Some(held_terms) = hold(terms, false) else { return Ok(None) };
-    let Some(term_strs) = views(&held_terms) else { return Ok(None) };
+    let Some(held) = hold(docs, nested) else {
+        return Ok(None);
+    };
+    let Some(strs) = views(&held) else {
+        return Ok(None);
+    };
+    let Some(held_terms) = hold(terms, false) else {
+        return Ok(None);
+    };
+    let Some(term_strs) = views(&held_terms) else {
+        return Ok(None);
+    };
     let ids = ids.as_slice()?;
     if ids.len() != term_strs.len() {
         return Err(PyValueError::new_err("terms and ids differ in length"));
@@ -167,7 +192,8 @@ fn count_transform<'py>(
     let mut vocab: FxHashMap<&str, u32> = FxHashMap::default();
     vocab.reserve(ids.len());
     for (t, &i) in term_strs.iter().zip(ids) {
-        let i = u32::try_from(i).map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
+        let i =
+            u32::try_from(i).map_err(|_| PyValueError::new_err("vocabulary index out of range"))?;
         vocab.insert(t, i);
     }
     let pool = thread_pool(n_jobs)?;
@@ -175,7 +201,10 @@ fn count_transform<'py>(
     let offsets = &held.offsets;
     let csr = py.detach(|| {
         let input = if nested {
-            Input::Tokens { tokens: &strs, offsets }
+            Input::Tokens {
+                tokens: &strs,
+                offsets,
+            }
         } else {
             Input::Docs(&strs)
         };
@@ -198,18 +227,33 @@ fn hash_transform<'py>(
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
     let nested = spec.kind == AnalyzerKind::WordTokens;
-    let Some(held) = hold(docs, nested) else { return Ok(None) };
-    let Some(strs) = views(&held) else { return Ok(None) };
+    let Some(held) = hold(docs, nested) else {
+        return Ok(None);
+    };
+    let Some(strs) = views(&held) else {
+        return Ok(None);
+    };
     let pool = thread_pool(n_jobs)?;
     let signals = PythonSignals::new();
     let offsets = &held.offsets;
     let csr = py.detach(|| {
         let input = if nested {
-            Input::Tokens { tokens: &strs, offsets }
+            Input::Tokens {
+                tokens: &strs,
+                offsets,
+            }
         } else {
             Input::Docs(&strs)
         };
-        count::hash_transform(input, &spec, n_features, alternate_sign, kind, &pool, &signals)
+        count::hash_transform(
+            input,
+            &spec,
+            n_features,
+            alternate_sign,
+            kind,
+            &pool,
+            &signals,
+        )
     })?;
     Ok(Some(csr_to_py(py, csr)?))
 }
@@ -228,6 +272,7 @@ enum IndexData<'py> {
     I64(PyReadonlyArray1<'py, i64>),
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_tfidf<T: tfidf::Float>(
     py: Python<'_>,
     data: &mut [T],
@@ -248,7 +293,11 @@ fn run_tfidf<T: tfidf::Float>(
             let (p, i) = (p.as_slice()?, i.as_slice()?);
             py.detach(|| tfidf::tfidf_inplace(p, i, data, idf, sublinear_tf, norm, &pool))?
         }
-        _ => return Err(PyValueError::new_err("indptr and indices must share one dtype")),
+        _ => {
+            return Err(PyValueError::new_err(
+                "indptr and indices must share one dtype",
+            ))
+        }
     }
     Ok(())
 }
@@ -278,12 +327,26 @@ fn tfidf_inplace(
         None => None,
     };
     match data {
-        FloatData::F64(mut d) => {
-            run_tfidf(py, d.as_slice_mut()?, &indptr, &indices, idf_slice, sublinear_tf, norm, n_jobs)
-        }
-        FloatData::F32(mut d) => {
-            run_tfidf(py, d.as_slice_mut()?, &indptr, &indices, idf_slice, sublinear_tf, norm, n_jobs)
-        }
+        FloatData::F64(mut d) => run_tfidf(
+            py,
+            d.as_slice_mut()?,
+            &indptr,
+            &indices,
+            idf_slice,
+            sublinear_tf,
+            norm,
+            n_jobs,
+        ),
+        FloatData::F32(mut d) => run_tfidf(
+            py,
+            d.as_slice_mut()?,
+            &indptr,
+            &indices,
+            idf_slice,
+            sublinear_tf,
+            norm,
+            n_jobs,
+        ),
     }
 }
 

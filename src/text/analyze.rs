@@ -151,12 +151,8 @@ impl AnalyzerSpec {
     fn char_wb_ngrams<F: FnMut(&str)>(&self, text: &str, scratch: &mut Scratch<'_>, mut emit: F) {
         let space = &self.space;
         let mut rest = text;
-        loop {
-            // Skip whitespace, then take one word (what `str.split()` yields).
-            let start = match rest.char_indices().find(|&(_, c)| !space.contains(c)) {
-                Some((i, _)) => i,
-                None => break,
-            };
+        // Skip whitespace, then take one word (what `str.split()` yields).
+        while let Some((start, _)) = rest.char_indices().find(|&(_, c)| !space.contains(c)) {
             rest = &rest[start..];
             let end = rest
                 .char_indices()
@@ -258,6 +254,7 @@ fn collapse_spaces(text: &str, space: &CharTable, out: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -276,14 +273,19 @@ mod tests {
     fn run(s: &AnalyzerSpec, text: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut scratch = Scratch::default();
-        s.analyze(DocRef::Text(text), &mut scratch, |t| out.push(t.to_string()));
+        s.analyze(DocRef::Text(text), &mut scratch, |t| {
+            out.push(t.to_string())
+        });
         out
     }
 
     #[test]
     fn default_word_pattern() {
         let s = spec(AnalyzerKind::WordDefault, 1, 2);
-        assert_eq!(run(&s, "a bc de_f!g  hi"), ["bc", "de_f", "hi", "bc de_f", "de_f hi"]);
+        assert_eq!(
+            run(&s, "a bc de_f!g  hi"),
+            ["bc", "de_f", "hi", "bc de_f", "de_f hi"]
+        );
     }
 
     #[test]
@@ -291,7 +293,10 @@ mod tests {
         let s = spec(AnalyzerKind::Char, 1, 2);
         assert_eq!(run(&s, "ab  c"), ["a", "b", " ", "c", "ab", "b ", " c"]);
         let s = spec(AnalyzerKind::CharWb, 2, 3);
-        assert_eq!(run(&s, "ab c"), [" a", "ab", "b ", " ab", "ab ", " c", "c ", " c "]);
+        assert_eq!(
+            run(&s, "ab c"),
+            [" a", "ab", "b ", " ab", "ab ", " c", "c ", " c "]
+        );
     }
 
     proptest! {

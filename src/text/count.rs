@@ -73,7 +73,9 @@ impl<'a> Input<'a> {
     fn doc(&self, i: usize) -> DocRef<'a> {
         match *self {
             Input::Docs(d) => DocRef::Text(d[i]),
-            Input::Tokens { tokens, offsets } => DocRef::Tokens(&tokens[offsets[i]..offsets[i + 1]]),
+            Input::Tokens { tokens, offsets } => {
+                DocRef::Tokens(&tokens[offsets[i]..offsets[i + 1]])
+            }
         }
     }
 
@@ -189,7 +191,10 @@ fn handle(shard: usize, sid: u32) -> u32 {
 
 #[inline]
 fn split_handle(h: u32) -> (usize, usize) {
-    ((h >> SID_BITS) as usize, (h & ((1 << SID_BITS) - 1)) as usize)
+    (
+        (h >> SID_BITS) as usize,
+        (h & ((1 << SID_BITS) - 1)) as usize,
+    )
 }
 
 /// One shard of the global vocabulary.
@@ -199,6 +204,9 @@ struct Shard {
     /// Position of first appearance of each term: `(chunk << 32) | local id`.
     first: Vec<u64>,
 }
+
+/// Per-document ends and (term, count) entries of one chunk.
+type ChunkEntries = (Vec<usize>, Vec<(u32, u32)>);
 
 /// Result of the parallel phase of fit for one chunk.
 struct LocalVocab {
@@ -300,7 +308,7 @@ pub fn fit(
     input.validate()?;
     let chunks = input.chunks();
     let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
-    let mut parts: Vec<(Vec<usize>, Vec<(u32, u32)>)> = Vec::with_capacity(chunks.len());
+    let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
     run_rounds(
         pool,
         interrupt,
@@ -321,7 +329,10 @@ pub fn fit(
                                 .iter()
                                 .map(|&id| {
                                     let before = shard.terms.len();
-                                    let sid = shard.terms.intern_hashed(local.terms.hash_of(id), local.terms.term(id));
+                                    let sid = shard.terms.intern_hashed(
+                                        local.terms.hash_of(id),
+                                        local.terms.term(id),
+                                    );
                                     if shard.terms.len() > before {
                                         shard.first.push(((base + k as u64) << 32) | u64::from(id));
                                     }
@@ -332,7 +343,7 @@ pub fn fit(
                         .collect()
                 })
                 .collect();
-            let remapped: Vec<(Vec<usize>, Vec<(u32, u32)>)> = results
+            let remapped: Vec<ChunkEntries> = results
                 .into_par_iter()
                 .enumerate()
                 .map(|(k, local)| {
@@ -351,7 +362,9 @@ pub fn fit(
                 .collect();
             parts.extend(remapped);
             if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
-                return Err(Error::InvalidInput("vocabulary too large (more than 2**32 terms)".into()));
+                return Err(Error::InvalidInput(
+                    "vocabulary too large (more than 2**32 terms)".into(),
+                ));
             }
             Ok(())
         },
@@ -378,7 +391,10 @@ pub fn fit(
         });
     }
     let n_terms = order.len();
-    let mut rank: Vec<Vec<u32>> = shards.iter().map(|sh| vec![u32::MAX; sh.terms.len()]).collect();
+    let mut rank: Vec<Vec<u32>> = shards
+        .iter()
+        .map(|sh| vec![u32::MAX; sh.terms.len()])
+        .collect();
     for (k, &h) in order.iter().enumerate() {
         let (s, sid) = split_handle(h);
         rank[s][sid] = k as u32;
@@ -595,11 +611,14 @@ fn fill_typed<T: Copy + Send + Sync + Default>(
     let mut out = vec![T::default(); nnz];
     let parts = split_by(&mut out, sizes);
     pool.install(|| {
-        parts.into_par_iter().zip(rows.par_iter()).for_each(|(dst, r)| {
-            for (d, &v) in dst.iter_mut().zip(&r.vals) {
-                *d = conv(v);
-            }
-        })
+        parts
+            .into_par_iter()
+            .zip(rows.par_iter())
+            .for_each(|(dst, r)| {
+                for (d, &v) in dst.iter_mut().zip(&r.vals) {
+                    *d = conv(v);
+                }
+            })
     });
     out
 }
@@ -614,17 +633,26 @@ fn fill_index<T: Copy + Send + Sync + Default>(
     let mut out = vec![T::default(); nnz];
     let parts = split_by(&mut out, sizes);
     pool.install(|| {
-        parts.into_par_iter().zip(rows.par_iter()).for_each(|(dst, r)| {
-            for (d, &v) in dst.iter_mut().zip(&r.cols) {
-                *d = conv(v);
-            }
-        })
+        parts
+            .into_par_iter()
+            .zip(rows.par_iter())
+            .for_each(|(dst, r)| {
+                for (d, &v) in dst.iter_mut().zip(&r.cols) {
+                    *d = conv(v);
+                }
+            })
     });
     out
 }
 
 /// Concatenates chunk rows into one CSR matrix of the requested value type.
-fn assemble(rows: Vec<ChunkRows>, n_rows: usize, n_cols: usize, kind: DataKind, pool: &rayon::ThreadPool) -> Csr {
+fn assemble(
+    rows: Vec<ChunkRows>,
+    n_rows: usize,
+    n_cols: usize,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+) -> Csr {
     let sizes: Vec<usize> = rows.iter().map(|r| r.cols.len()).collect();
     let nnz: usize = sizes.iter().sum();
     let mut indptr: Vec<i64> = Vec::with_capacity(n_rows + 1);
@@ -662,6 +690,7 @@ fn assemble(rows: Vec<ChunkRows>, n_rows: usize, n_cols: usize, kind: DataKind, 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::runtime::{thread_pool, NeverInterrupt};
@@ -685,19 +714,41 @@ mod tests {
         // vocabulary aa..zz -> 0..6, indices [6 1 0 6 0 2 3 0 5 4], data [1 2 1 1 1 1 1 1 2 1].
         let docs = ["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"];
         let pool = thread_pool(2).unwrap();
-        let out = fit(Input::Docs(&docs), &spec(), None, DataKind::I64, &pool, &NeverInterrupt).unwrap();
+        let out = fit(
+            Input::Docs(&docs),
+            &spec(),
+            None,
+            DataKind::I64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap();
         let terms: Vec<&str> = out.terms().collect();
         assert_eq!(terms, ["aa", "bb", "cc", "dd", "pp", "qq", "zz"]);
-        assert_eq!(out.csr.indices, IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4]));
+        assert_eq!(
+            out.csr.indices,
+            IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4])
+        );
         assert_eq!(out.csr.indptr, IndexVec::I32(vec![0, 3, 6, 7, 10]));
-        assert_eq!(out.csr.data, DataVec::I64(vec![1, 2, 1, 1, 1, 1, 1, 1, 2, 1]));
+        assert_eq!(
+            out.csr.data,
+            DataVec::I64(vec![1, 2, 1, 1, 1, 1, 1, 1, 2, 1])
+        );
     }
 
     #[test]
     fn empty_vocabulary_is_an_error() {
         let docs = ["a", ""];
         let pool = thread_pool(1).unwrap();
-        let err = fit(Input::Docs(&docs), &spec(), None, DataKind::I64, &pool, &NeverInterrupt).unwrap_err();
+        let err = fit(
+            Input::Docs(&docs),
+            &spec(),
+            None,
+            DataKind::I64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)));
     }
 
@@ -706,7 +757,16 @@ mod tests {
         let docs = ["zz bb aa bb xx"];
         let vocab: FxHashMap<&str, u32> = [("aa", 0), ("bb", 1), ("zz", 2)].into_iter().collect();
         let pool = thread_pool(1).unwrap();
-        let csr = transform(Input::Docs(&docs), &spec(), &vocab, 3, DataKind::F64, &pool, &NeverInterrupt).unwrap();
+        let csr = transform(
+            Input::Docs(&docs),
+            &spec(),
+            &vocab,
+            3,
+            DataKind::F64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap();
         assert_eq!(csr.indices, IndexVec::I32(vec![0, 1, 2]));
         assert_eq!(csr.data, DataVec::F64(vec![1.0, 2.0, 1.0]));
     }

@@ -48,6 +48,7 @@ pub fn feature(token: &str, n_features: usize, alternate_sign: bool) -> (u32, f6
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -57,7 +58,10 @@ mod tests {
         assert_eq!(murmur3_32(b"", 0), 0);
         assert_eq!(murmur3_32(b"foo", 0), 4_138_058_784);
         assert_eq!(murmur3_32(b"hello", 0), 613_153_351);
-        assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
+        assert_eq!(
+            murmur3_32(b"The quick brown fox jumps over the lazy dog", 0),
+            0x2e4f_f723
+        );
         assert_eq!(murmur3_32(b"foo", 42), 2_972_666_014);
     }
 

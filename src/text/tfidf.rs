@@ -97,7 +97,10 @@ pub fn tfidf_inplace<T: Float, I: Index>(
     pool: &rayon::ThreadPool,
 ) -> Result<()> {
     let bad = || Error::InvalidInput("malformed CSR matrix".into());
-    let ptr: Vec<usize> = indptr.iter().map(|p| p.to_usize().ok_or_else(bad)).collect::<Result<_>>()?;
+    let ptr: Vec<usize> = indptr
+        .iter()
+        .map(|p| p.to_usize().ok_or_else(bad))
+        .collect::<Result<_>>()?;
     if ptr.is_empty() || ptr[0] != 0 || ptr.windows(2).any(|w| w[0] > w[1]) {
         return Err(bad());
     }
@@ -112,7 +115,9 @@ pub fn tfidf_inplace<T: Float, I: Index>(
                 .all(|c| c.to_usize().is_some_and(|c| c < idf.len()))
         });
         if !ok {
-            return Err(Error::InvalidInput("column index out of range of idf".into()));
+            return Err(Error::InvalidInput(
+                "column index out of range of idf".into(),
+            ));
         }
     }
     let n_rows = ptr.len() - 1;
@@ -147,7 +152,11 @@ pub fn tfidf_inplace<T: Float, I: Index>(
                     let c = &indices[ptr[r]..ptr[r + 1]];
                     for (x, &j) in row.iter_mut().zip(c) {
                         // validated above: 0 <= j < idf.len()
-                        let w = j.to_usize().and_then(|j| idf.get(j)).copied().unwrap_or(1.0);
+                        let w = j
+                            .to_usize()
+                            .and_then(|j| idf.get(j))
+                            .copied()
+                            .unwrap_or(1.0);
                         *x = T::from_f64(x.to_f64() * w);
                     }
                 }
@@ -157,13 +166,15 @@ pub fn tfidf_inplace<T: Float, I: Index>(
                         let s: f64 = row.iter().fold(0.0, |s, x| s + x.square().to_f64());
                         if s != 0.0 {
                             let s = s.sqrt();
-                            row.iter_mut().for_each(|x| *x = T::from_f64(x.to_f64() / s));
+                            row.iter_mut()
+                                .for_each(|x| *x = T::from_f64(x.to_f64() / s));
                         }
                     }
                     Norm::L1 => {
                         let s: f64 = row.iter().fold(0.0, |s, x| s + x.to_f64().abs());
                         if s != 0.0 {
-                            row.iter_mut().for_each(|x| *x = T::from_f64(x.to_f64() / s));
+                            row.iter_mut()
+                                .for_each(|x| *x = T::from_f64(x.to_f64() / s));
                         }
                     }
                 }
@@ -174,6 +185,7 @@ pub fn tfidf_inplace<T: Float, I: Index>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::runtime::thread_pool;
@@ -189,7 +201,16 @@ mod tests {
         let idf_v = (4.0f64 / 3.0).ln() + 1.0;
         let idf = [idf_v; 3];
         let pool = thread_pool(2).unwrap();
-        tfidf_inplace(&indptr, &indices, &mut data, Some(&idf), false, Norm::L2, &pool).unwrap();
+        tfidf_inplace(
+            &indptr,
+            &indices,
+            &mut data,
+            Some(&idf),
+            false,
+            Norm::L2,
+            &pool,
+        )
+        .unwrap();
         // Equal idf cancels under l2: rows are the normalised counts.
         let s2 = 2f64.sqrt();
         let s5 = 5f64.sqrt();
@@ -200,7 +221,16 @@ mod tests {
         }
         // sublinear + l1: row 3 = (1, 1 + ln 3) * idf / sum.
         let mut data = [1.0f64, 1.0, 2.0, 1.0, 1.0, 3.0];
-        tfidf_inplace(&indptr, &indices, &mut data, Some(&idf), true, Norm::L1, &pool).unwrap();
+        tfidf_inplace(
+            &indptr,
+            &indices,
+            &mut data,
+            Some(&idf),
+            true,
+            Norm::L1,
+            &pool,
+        )
+        .unwrap();
         let t = 1.0 + 3f64.ln();
         assert_relative_eq!(data[5], t / (1.0 + t), max_relative = 1e-15);
         assert_relative_eq!(data[0] + data[1], 1.0, max_relative = 1e-15);
@@ -210,7 +240,18 @@ mod tests {
     fn malformed_input_is_rejected() {
         let pool = thread_pool(1).unwrap();
         let mut data = [1.0f64];
-        assert!(tfidf_inplace(&[0i64, 2], &[0i64], &mut data, None, false, Norm::L2, &pool).is_err());
-        assert!(tfidf_inplace(&[0i64, 1], &[5i64], &mut data, Some(&[1.0]), false, Norm::L2, &pool).is_err());
+        assert!(
+            tfidf_inplace(&[0i64, 2], &[0i64], &mut data, None, false, Norm::L2, &pool).is_err()
+        );
+        assert!(tfidf_inplace(
+            &[0i64, 1],
+            &[5i64],
+            &mut data,
+            Some(&[1.0]),
+            false,
+            Norm::L2,
+            &pool
+        )
+        .is_err());
     }
 }
