@@ -652,3 +652,11 @@ def test_no_warnings_on_default_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ft.TfidfVectorizer().fit_transform(UNICODE_DOCS)
+
+
+def test_tokens_containing_nul_and_empty_tokens():
+    docs = ["a\0b c", "", "x  y", "\0"]
+    check_parity("CountVectorizer", docs, tokenizer=lambda s: s.split(" "), token_pattern=None)
+    check_parity("CountVectorizer", docs, analyzer=lambda s: [s, "", s + "\0"])
+    check_parity("HashingVectorizer", docs, analyzer=lambda s: s.split(" "))
+    check_parity("TfidfVectorizer", docs, analyzer=lambda s: [], vocabulary=["a"])

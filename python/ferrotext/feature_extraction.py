@@ -55,9 +55,50 @@ def _rust_dtype(dtype):
     return name if name in _RUST_DTYPES else None
 
 
+def _join_tokens(token_lists):
+    """NUL-joined tokens and token counts per document, or None when a token is not a str or
+    contains NUL. One string per document instead of one object per token keeps memory at the
+    size of the text."""
+    joined = []
+    counts = []
+    join = "\0".join
+    for toks in token_lists:
+        if type(toks) is not list:
+            toks = list(toks)
+        try:
+            j = join(toks)
+        except TypeError:
+            return None
+        n = len(toks)
+        if n and j.count("\0") != n - 1:
+            return None
+        joined.append(j)
+        counts.append(n)
+    return joined, counts
+
+
 def _check_raw_documents(raw_documents):
     if isinstance(raw_documents, str):
         raise ValueError("Iterable over raw text documents expected, string object received.")
+
+
+class _Replayable:
+    """Token lists produced lazily; iterating a second time calls the callable again."""
+
+    def __init__(self, first, func, docs):
+        self._first = first
+        self._func = func
+        self._docs = docs
+
+    def __iter__(self):
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        func = self._func
+        return (func(d) for d in self._docs)
+
+    def __len__(self):
+        return len(self._docs)
 
 
 class _RustTextMixin:
@@ -74,11 +115,21 @@ class _RustTextMixin:
         return docs
 
     def _ft_prepare(self, raw_documents):
-        """(spec dict or None, payload list, raw list) for the Rust core; spec None = fall back.
+        """(spec dict or None, payload list, raw list, token counts or None) for the Rust core;
+        spec None = fall back.
 
-        The payload is a list of str (``kind`` word_default/char/char_wb) or a list of token
-        lists (word_tokens).
+        The payload is a list of str (``kind`` word_default/char/char_wb), NUL-joined token
+        strings with their counts, or a list of token lists (word_tokens).
         """
+        spec, payload, raw = self._ft_prepare_lists(raw_documents)
+        if spec is None or spec["kind"] != "word_tokens":
+            return spec, payload, raw, None
+        joined = _join_tokens(payload)
+        if joined is None:
+            return spec, [t if type(t) is list else list(t) for t in payload], raw, None
+        return spec, joined[0], raw, joined[1]
+
+    def _ft_prepare_lists(self, raw_documents):
         raw = raw_documents if isinstance(raw_documents, list) else list(raw_documents)
         min_n, max_n = self.ngram_range
         if callable(self.analyzer):
@@ -86,9 +137,8 @@ class _RustTextMixin:
             if docs is None:
                 return None, None, raw
             analyzer = self.analyzer
-            tokens = [analyzer(d) for d in docs]
-            tokens = [t if type(t) is list else list(t) for t in tokens]
-            return self._ft_spec("word_tokens", 1, 1, None), tokens, raw
+            tokens = (analyzer(d) for d in docs)
+            return self._ft_spec("word_tokens", 1, 1, None), _Replayable(tokens, analyzer, docs), raw
         if not (isinstance(min_n, Integral) and isinstance(max_n, Integral)) or min_n < 1:
             return None, None, raw
         docs = self._ft_docs(raw)
@@ -109,9 +159,8 @@ class _RustTextMixin:
         if self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS:
             return self._ft_spec("word_default", min_n, max_n, stop), docs, raw
         tokenize = self.build_tokenizer()
-        tokens = [tokenize(d) for d in docs]
-        tokens = [t if type(t) is list else list(t) for t in tokens]
-        return self._ft_spec("word_tokens", min_n, max_n, stop), tokens, raw
+        tokens = (tokenize(d) for d in docs)
+        return self._ft_spec("word_tokens", min_n, max_n, stop), _Replayable(tokens, tokenize, docs), raw
 
     @staticmethod
     def _ft_spec(kind, min_n, max_n, stop_words):
@@ -137,7 +186,7 @@ class _RustCountMixin(_RustTextMixin):
         # Same validation and warnings (stop-word consistency, >1 capture group, ...) as sklearn.
         self.build_analyzer()
         dtype = _rust_dtype(self.dtype)
-        spec, payload, raw = self._ft_prepare(raw_documents)
+        spec, payload, raw, counts = self._ft_prepare(raw_documents)
         if spec is None:
             return super()._count_vocab(raw, fixed_vocab)
         out_dtype = dtype or "int64"
@@ -147,7 +196,7 @@ class _RustCountMixin(_RustTextMixin):
             terms = list(vocabulary.keys())
             ids = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
             res = _core.count_transform(
-                payload, spec, terms, ids, len(vocabulary), out_dtype, n_jobs
+                payload, spec, terms, ids, len(vocabulary), out_dtype, n_jobs, counts
             )
             if res is None:
                 return super()._count_vocab(raw, fixed_vocab)
@@ -160,7 +209,7 @@ class _RustCountMixin(_RustTextMixin):
             high = self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_doc
             low = self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_doc
             df_range = (float(low), float(high)) if high >= low else None
-            res = _core.count_fit(payload, spec, out_dtype, n_jobs, df_range)
+            res = _core.count_fit(payload, spec, out_dtype, n_jobs, df_range, counts)
             if res is None:
                 return super()._count_vocab(raw, fixed_vocab)
             terms, (data, indices, indptr) = res
@@ -544,11 +593,11 @@ class HashingVectorizer(_RustTextMixin, _sk.HashingVectorizer):
         self._validate_ngram_range()
         self.build_analyzer()
         dtype = _rust_dtype(self.dtype)
-        spec, payload, raw = self._ft_prepare(X)
+        spec, payload, raw, counts = self._ft_prepare(X)
         res = None
         if spec is not None and dtype is not None:
             res = _core.hash_transform(
-                payload, spec, int(self.n_features), bool(self.alternate_sign), dtype, self._ft_n_jobs()
+                payload, spec, int(self.n_features), bool(self.alternate_sign), dtype, self._ft_n_jobs(), counts
             )
         if res is None:
             return super().transform(raw)

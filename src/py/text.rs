@@ -120,7 +120,7 @@ fn csr_to_py<'py>(py: Python<'py>, csr: Csr) -> PyResult<Bound<'py, PyTuple>> {
 
 /// Learn a vocabulary and count it: `(terms, (data, indices, indptr))` or None (fallback).
 #[pyfunction]
-#[pyo3(signature = (docs, spec, dtype, n_jobs, df_range=None))]
+#[pyo3(signature = (docs, spec, dtype, n_jobs, df_range=None, token_counts=None))]
 fn count_fit<'py>(
     py: Python<'py>,
     docs: &Bound<'py, PyList>,
@@ -128,10 +128,11 @@ fn count_fit<'py>(
     dtype: &str,
     n_jobs: usize,
     df_range: Option<(f64, f64)>,
+    token_counts: Option<Vec<usize>>,
 ) -> PyResult<Option<(Bound<'py, PyList>, Bound<'py, PyTuple>)>> {
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
-    let nested = spec.kind == AnalyzerKind::WordTokens;
+    let nested = spec.kind == AnalyzerKind::WordTokens && token_counts.is_none();
     let Some(held) = hold(docs, nested) else {
         return Ok(None);
     };
@@ -142,7 +143,12 @@ fn count_fit<'py>(
     let signals = PythonSignals::new();
     let offsets = &held.offsets;
     let out = py.detach(|| {
-        let input = if nested {
+        let input = if let Some(counts) = &token_counts {
+            Input::Joined {
+                docs: &strs,
+                counts,
+            }
+        } else if nested {
             Input::Tokens {
                 tokens: &strs,
                 offsets,
@@ -159,6 +165,7 @@ fn count_fit<'py>(
 /// Count against a fixed vocabulary (`terms[k]` has column `ids[k]`): `(data, indices, indptr)`
 /// or None (fallback).
 #[pyfunction]
+#[pyo3(signature = (docs, spec, terms, ids, n_cols, dtype, n_jobs, token_counts=None))]
 #[allow(clippy::too_many_arguments)]
 fn count_transform<'py>(
     py: Python<'py>,
@@ -169,10 +176,11 @@ fn count_transform<'py>(
     n_cols: usize,
     dtype: &str,
     n_jobs: usize,
+    token_counts: Option<Vec<usize>>,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
-    let nested = spec.kind == AnalyzerKind::WordTokens;
+    let nested = spec.kind == AnalyzerKind::WordTokens && token_counts.is_none();
     let Some(held) = hold(docs, nested) else {
         return Ok(None);
     };
@@ -200,7 +208,12 @@ fn count_transform<'py>(
     let signals = PythonSignals::new();
     let offsets = &held.offsets;
     let csr = py.detach(|| {
-        let input = if nested {
+        let input = if let Some(counts) = &token_counts {
+            Input::Joined {
+                docs: &strs,
+                counts,
+            }
+        } else if nested {
             Input::Tokens {
                 tokens: &strs,
                 offsets,
@@ -215,6 +228,8 @@ fn count_transform<'py>(
 
 /// HashingVectorizer counts before binary/norm: `(data, indices, indptr)` or None (fallback).
 #[pyfunction]
+#[pyo3(signature = (docs, spec, n_features, alternate_sign, dtype, n_jobs, token_counts=None))]
+#[allow(clippy::too_many_arguments)]
 fn hash_transform<'py>(
     py: Python<'py>,
     docs: &Bound<'py, PyList>,
@@ -223,10 +238,11 @@ fn hash_transform<'py>(
     alternate_sign: bool,
     dtype: &str,
     n_jobs: usize,
+    token_counts: Option<Vec<usize>>,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
-    let nested = spec.kind == AnalyzerKind::WordTokens;
+    let nested = spec.kind == AnalyzerKind::WordTokens && token_counts.is_none();
     let Some(held) = hold(docs, nested) else {
         return Ok(None);
     };
@@ -237,7 +253,12 @@ fn hash_transform<'py>(
     let signals = PythonSignals::new();
     let offsets = &held.offsets;
     let csr = py.detach(|| {
-        let input = if nested {
+        let input = if let Some(counts) = &token_counts {
+            Input::Joined {
+                docs: &strs,
+                counts,
+            }
+        } else if nested {
             Input::Tokens {
                 tokens: &strs,
                 offsets,

@@ -50,6 +50,8 @@ pub enum DocRef<'a> {
     Text(&'a str),
     /// Tokens produced by Python.
     Tokens(&'a [&'a str]),
+    /// `n` tokens produced by Python, joined by NUL characters (none of them contains one).
+    Joined(&'a str, usize),
 }
 
 /// Reusable per-thread buffers.
@@ -80,6 +82,15 @@ impl AnalyzerSpec {
             (_, DocRef::Text(t)) => {
                 scratch.tokens.clear();
                 scan_word_tokens(t, &self.word, &mut scratch.tokens);
+                let mut toks = std::mem::take(&mut scratch.tokens);
+                self.word_ngrams(&mut toks, &mut scratch.buf, emit);
+                scratch.tokens = toks;
+            }
+            (_, DocRef::Joined(t, n)) => {
+                scratch.tokens.clear();
+                if n > 0 {
+                    scratch.tokens.extend(t.split('\0'));
+                }
                 let mut toks = std::mem::take(&mut scratch.tokens);
                 self.word_ngrams(&mut toks, &mut scratch.buf, emit);
                 scratch.tokens = toks;

@@ -24,6 +24,13 @@ pub enum Input<'a> {
     /// Preprocessed documents.
     Docs(&'a [&'a str]),
     /// Pre-tokenized documents: tokens of document `i` are `tokens[offsets[i]..offsets[i+1]]`.
+    Joined {
+        /// One string per document: its tokens joined by NUL.
+        docs: &'a [&'a str],
+        /// Number of tokens of each document.
+        counts: &'a [usize],
+    },
+    /// Pre-tokenized documents as flat token lists.
     Tokens {
         /// All tokens, document after document.
         tokens: &'a [&'a str],
@@ -50,6 +57,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Docs(d) => d.len(),
             Input::Tokens { offsets, .. } => offsets.len().saturating_sub(1),
+            Input::Joined { docs, .. } => docs.len(),
         }
     }
 
@@ -59,6 +67,11 @@ impl<'a> Input<'a> {
     }
 
     fn validate(&self) -> Result<()> {
+        if let Input::Joined { docs, counts } = self {
+            if docs.len() != counts.len() {
+                return Err(Error::InvalidInput("token counts and documents differ in length".into()));
+            }
+        }
         if let Input::Tokens { tokens, offsets } = self {
             let ok = offsets.first().is_some_and(|&o| o == 0)
                 && offsets.windows(2).all(|w| w[0] <= w[1])
@@ -73,6 +86,7 @@ impl<'a> Input<'a> {
     fn doc(&self, i: usize) -> DocRef<'a> {
         match *self {
             Input::Docs(d) => DocRef::Text(d[i]),
+            Input::Joined { docs, counts } => DocRef::Joined(docs[i], counts[i]),
             Input::Tokens { tokens, offsets } => {
                 DocRef::Tokens(&tokens[offsets[i]..offsets[i + 1]])
             }
@@ -83,6 +97,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Docs(d) => d[i].len() + 16,
             Input::Tokens { offsets, .. } => 8 * (offsets[i + 1] - offsets[i]) + 16,
+            Input::Joined { docs, .. } => docs[i].len() + 16,
         }
     }
 
