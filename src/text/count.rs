@@ -185,7 +185,8 @@ pub struct CountOutput {
 struct ChunkRows {
     ends: Vec<usize>,
     cols: Vec<u32>,
-    vals: Vec<f64>,
+    /// Integer values (counts, or signed hashed counts). sklearn keeps counts in a C int too.
+    vals: Vec<i32>,
 }
 
 /// The global vocabulary is split into `N_SHARDS` interners by hash so chunks merge in parallel.
@@ -442,7 +443,7 @@ pub fn fit(
                 ChunkRows {
                     ends: new_ends,
                     cols: keyed.iter().map(|e| e.1).collect(),
-                    vals: keyed.iter().map(|e| f64::from(e.2)).collect(),
+                    vals: keyed.iter().map(|e| i32::try_from(e.2).unwrap_or(i32::MAX)).collect(),
                 }
             })
             .collect()
@@ -514,7 +515,7 @@ pub fn transform(
                     }
                 });
                 ids.sort_unstable();
-                push_runs(&ids, &mut out, |_| 1.0);
+                push_runs(&ids, &mut out);
                 out.ends.push(out.cols.len());
             }
             out
@@ -527,14 +528,14 @@ pub fn transform(
     Ok(assemble(rows, input.len(), n_cols, kind, pool))
 }
 
-/// Appends run-length counts of the sorted `ids` to `out`, each occurrence weighted by `w(id)`.
-fn push_runs(ids: &[u32], out: &mut ChunkRows, w: impl Fn(u32) -> f64) {
+/// Appends run-length counts of the sorted `ids` to `out`.
+fn push_runs(ids: &[u32], out: &mut ChunkRows) {
     let mut k = 0;
     while k < ids.len() {
         let id = ids[k];
-        let mut v = 0.0;
+        let mut v: i32 = 0;
         while k < ids.len() && ids[k] == id {
-            v += w(id);
+            v = v.saturating_add(1);
             k += 1;
         }
         out.cols.push(id);
@@ -570,7 +571,7 @@ pub fn hash_transform(
         &chunks,
         |r| {
             let mut scratch = Scratch::default();
-            let mut hits: Vec<(u32, f64)> = Vec::new();
+            let mut hits: Vec<(u32, i32)> = Vec::new();
             let mut out = ChunkRows {
                 ends: Vec::with_capacity(r.1 - r.0),
                 cols: Vec::new(),
@@ -586,9 +587,9 @@ pub fn hash_transform(
                 let mut k = 0;
                 while k < hits.len() {
                     let col = hits[k].0;
-                    let mut v = 0.0;
+                    let mut v: i32 = 0;
                     while k < hits.len() && hits[k].0 == col {
-                        v += hits[k].1;
+                        v = v.saturating_add(hits[k].1);
                         k += 1;
                     }
                     out.cols.push(col);
@@ -621,7 +622,7 @@ fn fill_typed<T: Copy + Send + Sync + Default>(
     sizes: &[usize],
     nnz: usize,
     pool: &rayon::ThreadPool,
-    conv: impl Fn(f64) -> T + Sync,
+    conv: impl Fn(i32) -> T + Sync,
 ) -> Vec<T> {
     let mut out = vec![T::default(); nnz];
     let parts = split_by(&mut out, sizes);
@@ -690,10 +691,10 @@ fn assemble(
         )
     };
     let data = match kind {
-        DataKind::F64 => DataVec::F64(fill_typed(&rows, &sizes, nnz, pool, |v| v)),
+        DataKind::F64 => DataVec::F64(fill_typed(&rows, &sizes, nnz, pool, f64::from)),
         DataKind::F32 => DataVec::F32(fill_typed(&rows, &sizes, nnz, pool, |v| v as f32)),
-        DataKind::I64 => DataVec::I64(fill_typed(&rows, &sizes, nnz, pool, |v| v as i64)),
-        DataKind::I32 => DataVec::I32(fill_typed(&rows, &sizes, nnz, pool, |v| v as i32)),
+        DataKind::I64 => DataVec::I64(fill_typed(&rows, &sizes, nnz, pool, i64::from)),
+        DataKind::I32 => DataVec::I32(fill_typed(&rows, &sizes, nnz, pool, |v| v)),
     };
     Csr {
         indptr,

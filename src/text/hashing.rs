@@ -35,7 +35,7 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
 /// them: `h` = signed 32-bit MurmurHash3 of the UTF-8 bytes with seed 0; the column is
 /// `abs(h) % n_features`, except for `h == i32::MIN` whose column is
 /// `(i32::MAX - (n_features - 1)) % n_features`; the sign is `+1` when `h >= 0`.
-pub fn feature(token: &str, n_features: usize, alternate_sign: bool) -> (u32, f64) {
+pub fn feature(token: &str, n_features: usize, alternate_sign: bool) -> (u32, i32) {
     let h = murmur3_32(token.as_bytes(), 0) as i32;
     let n = n_features as i64;
     let col = if h == i32::MIN {
@@ -43,7 +43,7 @@ pub fn feature(token: &str, n_features: usize, alternate_sign: bool) -> (u32, f6
     } else {
         i64::from(h).abs() % n
     };
-    let sign = if alternate_sign && h < 0 { -1.0 } else { 1.0 };
+    let sign = if alternate_sign && h < 0 { -1 } else { 1 };
     (col as u32, sign)
 }
 
