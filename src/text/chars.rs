@@ -1,0 +1,75 @@
+//! Code-point class tables (bitsets over all of Unicode) built from ranges given by the caller.
+
+/// Number of Unicode code points.
+const N_CODE_POINTS: usize = 0x11_0000;
+
+/// A set of Unicode code points stored as a bitset (136 KiB).
+#[derive(Clone, Debug)]
+pub struct CharTable {
+    bits: Vec<u64>,
+    ascii: [bool; 128],
+}
+
+impl CharTable {
+    /// Builds the set from inclusive `(first, last)` code-point ranges. Out-of-range values are
+    /// clamped; empty or reversed ranges are ignored.
+    pub fn from_ranges(ranges: &[(u32, u32)]) -> Self {
+        let mut bits = vec![0u64; N_CODE_POINTS / 64];
+        for &(lo, hi) in ranges {
+            let hi = (hi as usize).min(N_CODE_POINTS - 1);
+            let lo = lo as usize;
+            if lo > hi {
+                continue;
+            }
+            for cp in lo..=hi {
+                bits[cp >> 6] |= 1u64 << (cp & 63);
+            }
+        }
+        let mut ascii = [false; 128];
+        for (b, slot) in ascii.iter_mut().enumerate() {
+            *slot = (bits[0] >> b) & 1 == 1 || (b >= 64 && (bits[1] >> (b - 64)) & 1 == 1);
+        }
+        CharTable { bits, ascii }
+    }
+
+    /// Whether the ASCII byte `b` (< 128) is in the set; false for other bytes.
+    #[inline]
+    pub fn contains_ascii(&self, b: u8) -> bool {
+        self.ascii.get(b as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether `c` is in the set.
+    #[inline]
+    pub fn contains(&self, c: char) -> bool {
+        let cp = c as usize;
+        // cp < 0x110000 always holds for a `char`.
+        self.bits
+            .get(cp >> 6)
+            .is_some_and(|w| (w >> (cp & 63)) & 1 == 1)
+    }
+
+    /// Python 3's `\w` for ASCII-only use in tests: `[A-Za-z0-9_]` plus the given extra ranges.
+    pub fn ascii_word() -> Self {
+        Self::from_ranges(&[(48, 57), (65, 90), (95, 95), (97, 122)])
+    }
+
+    /// ASCII whitespace as Python's `str.isspace` sees it (tests only need this).
+    pub fn ascii_space() -> Self {
+        Self::from_ranges(&[(9, 13), (28, 32)])
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership() {
+        let t = CharTable::from_ranges(&[(97, 99), (0x1F600, 0x1F600), (5, 1)]);
+        assert!(t.contains('a') && t.contains('c') && !t.contains('d'));
+        assert!(t.contains('\u{1F600}'));
+        assert!(!t.contains('\u{10FFFF}'));
+        assert!(!t.contains('\u{5}'));
+    }
+}

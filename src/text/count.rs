@@ -1,0 +1,789 @@
+//! Counting terms: vocabulary learning (fit) and counting against a fixed vocabulary
+//! (transform), both chunked over documents and run on a rayon pool.
+//!
+//! Fit keeps scikit-learn's layout exactly: term ids are alphabetical (code-point order, which is
+//! UTF-8 byte order), and inside a row the entries are ordered by the position at which the term
+//! first appeared in the whole corpus (sklearn sorts the rows by insertion id, then renumbers the
+//! columns alphabetically without re-sorting). Transform rows are sorted by column.
+
+use crate::error::{Error, Result};
+use crate::runtime::Interrupt;
+use crate::text::analyze::{AnalyzerSpec, DocRef, Scratch};
+use crate::text::intern::Interner;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Documents per chunk (one unit of parallel work).
+const CHUNK_DOCS: usize = 1024;
+/// Bytes of text per chunk, whichever limit is hit first.
+const CHUNK_BYTES: usize = 1 << 19;
+
+/// The documents to analyze.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// Preprocessed documents.
+    Docs(&'a [&'a str]),
+    /// Pre-tokenized documents: tokens of document `i` are `tokens[offsets[i]..offsets[i+1]]`.
+    Joined {
+        /// One string per document: its tokens joined by NUL.
+        docs: &'a [&'a str],
+        /// Number of tokens of each document.
+        counts: &'a [usize],
+    },
+    /// Pre-tokenized documents as flat token lists.
+    Tokens {
+        /// All tokens, document after document.
+        tokens: &'a [&'a str],
+        /// `n_docs + 1` offsets into `tokens`.
+        offsets: &'a [usize],
+    },
+}
+
+impl CountOutput {
+    /// The vocabulary in column (alphabetical) order.
+    pub fn terms(&self) -> impl Iterator<Item = &str> + '_ {
+        self.order.iter().map(|&h| term_of(&self.shards, h))
+    }
+
+    /// Number of terms.
+    pub fn n_terms(&self) -> usize {
+        self.order.len()
+    }
+}
+
+impl<'a> Input<'a> {
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        match self {
+            Input::Docs(d) => d.len(),
+            Input::Tokens { offsets, .. } => offsets.len().saturating_sub(1),
+            Input::Joined { docs, .. } => docs.len(),
+        }
+    }
+
+    /// Whether there is no document.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Input::Joined { docs, counts } = self {
+            if docs.len() != counts.len() {
+                return Err(Error::InvalidInput("token counts and documents differ in length".into()));
+            }
+        }
+        if let Input::Tokens { tokens, offsets } = self {
+            let ok = offsets.first().is_some_and(|&o| o == 0)
+                && offsets.windows(2).all(|w| w[0] <= w[1])
+                && offsets.last().is_some_and(|&o| o == tokens.len());
+            if !ok {
+                return Err(Error::InvalidInput("malformed token offsets".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn doc(&self, i: usize) -> DocRef<'a> {
+        match *self {
+            Input::Docs(d) => DocRef::Text(d[i]),
+            Input::Joined { docs, counts } => DocRef::Joined(docs[i], counts[i]),
+            Input::Tokens { tokens, offsets } => {
+                DocRef::Tokens(&tokens[offsets[i]..offsets[i + 1]])
+            }
+        }
+    }
+
+    fn weight(&self, i: usize) -> usize {
+        match self {
+            Input::Docs(d) => d[i].len() + 16,
+            Input::Tokens { offsets, .. } => 8 * (offsets[i + 1] - offsets[i]) + 16,
+            Input::Joined { docs, .. } => docs[i].len() + 16,
+        }
+    }
+
+    /// Splits documents into chunks of bounded size.
+    fn chunks(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for i in 0..self.len() {
+            bytes += self.weight(i);
+            if i + 1 - start >= CHUNK_DOCS || bytes >= CHUNK_BYTES {
+                out.push((start, i + 1));
+                start = i + 1;
+                bytes = 0;
+            }
+        }
+        if start < self.len() {
+            out.push((start, self.len()));
+        }
+        out
+    }
+}
+
+/// Element type of the output matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// float64
+    F64,
+    /// float32
+    F32,
+    /// int64
+    I64,
+    /// int32
+    I32,
+}
+
+/// Output values, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataVec {
+    /// float64 values
+    F64(Vec<f64>),
+    /// float32 values
+    F32(Vec<f32>),
+    /// int64 values
+    I64(Vec<i64>),
+    /// int32 values
+    I32(Vec<i32>),
+}
+
+/// Index arrays: int32 unless the matrix has more than `i32::MAX` stored values (as scipy/sklearn).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexVec {
+    /// int32
+    I32(Vec<i32>),
+    /// int64
+    I64(Vec<i64>),
+}
+
+/// A CSR matrix in scipy's layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Csr {
+    /// Row pointers (`n_rows + 1`).
+    pub indptr: IndexVec,
+    /// Column indices.
+    pub indices: IndexVec,
+    /// Values.
+    pub data: DataVec,
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Number of columns.
+    pub n_cols: usize,
+}
+
+/// Result of [`fit`].
+#[derive(Debug)]
+pub struct CountOutput {
+    shards: Vec<Shard>,
+    /// Term handles in alphabetical (column) order.
+    order: Vec<u32>,
+    /// Document-term counts.
+    pub csr: Csr,
+}
+
+/// Rows of one chunk: `ends[k]` is the end of document `k` in `cols`/`vals`.
+struct ChunkRows {
+    ends: Vec<usize>,
+    cols: Vec<u32>,
+    /// Integer values (counts, or signed hashed counts). sklearn keeps counts in a C int too.
+    vals: Vec<i32>,
+}
+
+/// The global vocabulary is split into `N_SHARDS` interners by hash so chunks merge in parallel.
+const SHARD_BITS: u32 = 4;
+const N_SHARDS: usize = 1 << SHARD_BITS;
+const SID_BITS: u32 = 32 - SHARD_BITS;
+
+#[inline]
+fn shard_of(h: u64) -> usize {
+    // Bits 32.. are used neither for hashbrown's bucket index nor for its 7-bit tag.
+    ((h >> 32) as usize) & (N_SHARDS - 1)
+}
+
+#[inline]
+fn handle(shard: usize, sid: u32) -> u32 {
+    ((shard as u32) << SID_BITS) | sid
+}
+
+#[inline]
+fn split_handle(h: u32) -> (usize, usize) {
+    (
+        (h >> SID_BITS) as usize,
+        (h & ((1 << SID_BITS) - 1)) as usize,
+    )
+}
+
+/// One shard of the global vocabulary.
+#[derive(Default, Debug)]
+struct Shard {
+    terms: Interner,
+    /// Position of first appearance of each term: `(chunk << 32) | local id`.
+    first: Vec<u64>,
+}
+
+/// Per-document ends and (term, count) entries of one chunk.
+type ChunkEntries = (Vec<usize>, Vec<(u32, u32)>);
+
+/// Result of the parallel phase of fit for one chunk.
+struct LocalVocab {
+    terms: Interner,
+    /// Local ids grouped by merge shard.
+    buckets: Vec<Vec<u32>>,
+    ends: Vec<usize>,
+    /// (local id, count), per doc in first-appearance order.
+    entries: Vec<(u32, u32)>,
+}
+
+fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
+    let mut terms = Interner::default();
+    let mut stamp: Vec<u32> = Vec::new();
+    let mut slot: Vec<u32> = Vec::new();
+    let mut entries: Vec<(u32, u32)> = Vec::new();
+    let mut ends = Vec::with_capacity(range.1 - range.0);
+    let mut scratch = Scratch::default();
+    for (k, i) in (range.0..range.1).enumerate() {
+        let doc_stamp = k as u32 + 1;
+        spec.analyze(input.doc(i), &mut scratch, |term| {
+            let id = terms.intern(term);
+            let idx = id as usize;
+            if idx == stamp.len() {
+                stamp.push(0);
+                slot.push(0);
+            }
+            if stamp[idx] == doc_stamp {
+                entries[slot[idx] as usize].1 += 1;
+            } else {
+                stamp[idx] = doc_stamp;
+                slot[idx] = entries.len() as u32;
+                entries.push((id, 1));
+            }
+        });
+        ends.push(entries.len());
+    }
+    let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); N_SHARDS];
+    for id in 0..terms.len() as u32 {
+        buckets[shard_of(terms.hash_of(id))].push(id);
+    }
+    LocalVocab {
+        terms,
+        buckets,
+        ends,
+        entries,
+    }
+}
+
+/// Runs `f` over `chunks` on `pool`, `per_round` chunks at a time, asking `interrupt` between
+/// rounds (on the calling thread) and handing each round's results to `sink` in order. The sink
+/// of round `k` runs on the pool concurrently with the work of round `k + 1`.
+fn run_rounds<T: Send, F, S>(
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+    chunks: &[(usize, usize)],
+    f: F,
+    mut sink: S,
+) -> Result<()>
+where
+    F: Fn((usize, usize)) -> T + Sync,
+    S: FnMut(Vec<T>) -> Result<()> + Send,
+{
+    let per_round = (pool.current_num_threads() * 2).max(1);
+    let mut pending: Option<Vec<T>> = None;
+    for round in chunks.chunks(per_round) {
+        interrupt.check()?;
+        let (results, sunk) = pool.install(|| {
+            rayon::join(
+                || round.par_iter().map(|&r| f(r)).collect::<Vec<T>>(),
+                || pending.take().map_or(Ok(()), &mut sink),
+            )
+        });
+        sunk?;
+        pending = Some(results);
+    }
+    interrupt.check()?;
+    if let Some(p) = pending {
+        pool.install(|| sink(p))?;
+    }
+    interrupt.check()
+}
+
+/// Learns the vocabulary of `input` and counts it (sklearn's `CountVectorizer._count_vocab`
+/// with `fixed_vocab=False`, followed by `_sort_features`). With `df_range = Some((low, high))`
+/// only terms whose document frequency `df` satisfies `low <= df <= high` are kept (the
+/// document-frequency part of `_limit_features`); the result may then have no term.
+///
+/// Errors: `InvalidInput("empty vocabulary; ...")` when no term was produced; `Cancelled`.
+pub fn fit(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<CountOutput> {
+    spec.validate()?;
+    input.validate()?;
+    let chunks = input.chunks();
+    let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
+    let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| count_chunk(&input, spec, r),
+        |results| {
+            let base = parts.len() as u64;
+            // Each shard interns its share of every chunk of the round, in chunk order.
+            let sids: Vec<Vec<Vec<u32>>> = shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(s, shard)| {
+                    results
+                        .iter()
+                        .enumerate()
+                        .map(|(k, local)| {
+                            local.buckets[s]
+                                .iter()
+                                .map(|&id| {
+                                    let before = shard.terms.len();
+                                    let sid = shard.terms.intern_hashed(
+                                        local.terms.hash_of(id),
+                                        local.terms.term(id),
+                                    );
+                                    if shard.terms.len() > before {
+                                        shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                    }
+                                    sid
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            let remapped: Vec<ChunkEntries> = results
+                .into_par_iter()
+                .enumerate()
+                .map(|(k, local)| {
+                    let mut l2g = vec![0u32; local.terms.len()];
+                    for (s, bucket) in local.buckets.iter().enumerate() {
+                        for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
+                            l2g[id as usize] = handle(s, sid);
+                        }
+                    }
+                    let mut entries = local.entries;
+                    for e in entries.iter_mut() {
+                        e.0 = l2g[e.0 as usize];
+                    }
+                    (local.ends, entries)
+                })
+                .collect();
+            parts.extend(remapped);
+            if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
+                return Err(Error::InvalidInput(
+                    "vocabulary too large (more than 2**32 terms)".into(),
+                ));
+            }
+            Ok(())
+        },
+    )?;
+    let n_all: usize = shards.iter().map(|sh| sh.terms.len()).sum();
+    if n_all == 0 {
+        return Err(Error::InvalidInput(
+            "empty vocabulary; perhaps the documents only contain stop words".into(),
+        ));
+    }
+    let mut order = pool.install(|| sorted_handles(&shards));
+    if let Some((low, high)) = df_range {
+        let mut df: Vec<Vec<u32>> = shards.iter().map(|sh| vec![0u32; sh.terms.len()]).collect();
+        for (_, entries) in &parts {
+            for &(h, _) in entries {
+                let (s, sid) = split_handle(h);
+                df[s][sid] += 1;
+            }
+        }
+        order.retain(|&h| {
+            let (s, sid) = split_handle(h);
+            let d = f64::from(df[s][sid]);
+            d >= low && d <= high
+        });
+    }
+    let n_terms = order.len();
+    let mut rank: Vec<Vec<u32>> = shards
+        .iter()
+        .map(|sh| vec![u32::MAX; sh.terms.len()])
+        .collect();
+    for (k, &h) in order.iter().enumerate() {
+        let (s, sid) = split_handle(h);
+        rank[s][sid] = k as u32;
+    }
+    interrupt.check()?;
+    let rows: Vec<ChunkRows> = pool.install(|| {
+        parts
+            .into_par_iter()
+            .map(|(ends, entries)| {
+                // (first appearance, column, count) of kept terms
+                let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(entries.len());
+                let mut new_ends = Vec::with_capacity(ends.len());
+                let mut start = 0;
+                for &end in &ends {
+                    let row_start = keyed.len();
+                    for &(h, c) in &entries[start..end] {
+                        let (s, sid) = split_handle(h);
+                        let col = rank[s][sid];
+                        if col != u32::MAX {
+                            keyed.push((shards[s].first[sid], col, c));
+                        }
+                    }
+                    let row = &mut keyed[row_start..];
+                    if !row.windows(2).all(|w| w[0].0 < w[1].0) {
+                        row.sort_unstable_by_key(|e| e.0);
+                    }
+                    new_ends.push(keyed.len());
+                    start = end;
+                }
+                ChunkRows {
+                    ends: new_ends,
+                    cols: keyed.iter().map(|e| e.1).collect(),
+                    vals: keyed.iter().map(|e| i32::try_from(e.2).unwrap_or(i32::MAX)).collect(),
+                }
+            })
+            .collect()
+    });
+    interrupt.check()?;
+    let csr = assemble(rows, input.len(), n_terms, kind, pool);
+    Ok(CountOutput { shards, order, csr })
+}
+
+fn term_of(shards: &[Shard], h: u32) -> &str {
+    let (s, sid) = split_handle(h);
+    shards.get(s).map_or("", |sh| sh.terms.term(sid as u32))
+}
+
+/// All term handles in code-point order of their strings.
+fn sorted_handles(shards: &[Shard]) -> Vec<u32> {
+    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(shards.iter().map(|s| s.terms.len()).sum());
+    for (s, sh) in shards.iter().enumerate() {
+        for sid in 0..sh.terms.len() as u32 {
+            let b = sh.terms.term(sid).as_bytes();
+            let mut p = [0u8; 8];
+            let n = b.len().min(8);
+            p[..n].copy_from_slice(&b[..n]);
+            keys.push((u64::from_be_bytes(p), handle(s, sid)));
+        }
+    }
+    keys.par_sort_unstable_by(|x, y| {
+        x.0.cmp(&y.0)
+            .then_with(|| term_of(shards, x.1).cmp(term_of(shards, y.1)))
+    });
+    keys.into_iter().map(|k| k.1).collect()
+}
+
+/// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):
+/// rows sorted by column, out-of-vocabulary terms ignored.
+pub fn transform(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    vocab: &FxHashMap<&str, u32>,
+    n_cols: usize,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Csr> {
+    spec.validate()?;
+    input.validate()?;
+    if vocab.values().any(|&v| v as usize >= n_cols) {
+        return Err(Error::InvalidInput("vocabulary index out of range".into()));
+    }
+    let chunks = input.chunks();
+    let mut rows = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| {
+            let mut scratch = Scratch::default();
+            let mut ids: Vec<u32> = Vec::new();
+            let mut out = ChunkRows {
+                ends: Vec::with_capacity(r.1 - r.0),
+                cols: Vec::new(),
+                vals: Vec::new(),
+            };
+            for i in r.0..r.1 {
+                ids.clear();
+                spec.analyze(input.doc(i), &mut scratch, |t| {
+                    if let Some(&id) = vocab.get(t) {
+                        ids.push(id);
+                    }
+                });
+                ids.sort_unstable();
+                push_runs(&ids, &mut out);
+                out.ends.push(out.cols.len());
+            }
+            out
+        },
+        |res| {
+            rows.extend(res);
+            Ok(())
+        },
+    )?;
+    Ok(assemble(rows, input.len(), n_cols, kind, pool))
+}
+
+/// Appends run-length counts of the sorted `ids` to `out`.
+fn push_runs(ids: &[u32], out: &mut ChunkRows) {
+    let mut k = 0;
+    while k < ids.len() {
+        let id = ids[k];
+        let mut v: i32 = 0;
+        while k < ids.len() && ids[k] == id {
+            v = v.saturating_add(1);
+            k += 1;
+        }
+        out.cols.push(id);
+        out.vals.push(v);
+    }
+}
+
+/// Hashes the terms of `input` into `n_features` columns (sklearn's `FeatureHasher` on
+/// `HashingVectorizer`'s analyzer output, before `binary` and `norm`). Rows sorted by column;
+/// entries whose signed contributions cancel stay as explicit zeros, as scipy's
+/// `sum_duplicates` leaves them.
+pub fn hash_transform(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    n_features: usize,
+    alternate_sign: bool,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Csr> {
+    spec.validate()?;
+    input.validate()?;
+    if n_features == 0 || n_features > i32::MAX as usize {
+        return Err(Error::InvalidParameter(format!(
+            "n_features must be in [1, 2**31 - 1], got {n_features}"
+        )));
+    }
+    let chunks = input.chunks();
+    let mut rows = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| {
+            let mut scratch = Scratch::default();
+            let mut hits: Vec<(u32, i32)> = Vec::new();
+            let mut out = ChunkRows {
+                ends: Vec::with_capacity(r.1 - r.0),
+                cols: Vec::new(),
+                vals: Vec::new(),
+            };
+            for i in r.0..r.1 {
+                hits.clear();
+                spec.analyze(input.doc(i), &mut scratch, |t| {
+                    let (col, sign) = crate::text::hashing::feature(t, n_features, alternate_sign);
+                    hits.push((col, sign));
+                });
+                hits.sort_by_key(|h| h.0);
+                let mut k = 0;
+                while k < hits.len() {
+                    let col = hits[k].0;
+                    let mut v: i32 = 0;
+                    while k < hits.len() && hits[k].0 == col {
+                        v = v.saturating_add(hits[k].1);
+                        k += 1;
+                    }
+                    out.cols.push(col);
+                    out.vals.push(v);
+                }
+                out.ends.push(out.cols.len());
+            }
+            out
+        },
+        |res| {
+            rows.extend(res);
+            Ok(())
+        },
+    )?;
+    Ok(assemble(rows, input.len(), n_features, kind, pool))
+}
+
+fn split_by<'s, T>(mut s: &'s mut [T], sizes: &[usize]) -> Vec<&'s mut [T]> {
+    let mut out = Vec::with_capacity(sizes.len());
+    for &n in sizes {
+        let (a, b) = std::mem::take(&mut s).split_at_mut(n);
+        out.push(a);
+        s = b;
+    }
+    out
+}
+
+fn fill_typed<T: Copy + Send + Sync + Default>(
+    rows: &[ChunkRows],
+    sizes: &[usize],
+    nnz: usize,
+    pool: &rayon::ThreadPool,
+    conv: impl Fn(i32) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); nnz];
+    let parts = split_by(&mut out, sizes);
+    pool.install(|| {
+        parts
+            .into_par_iter()
+            .zip(rows.par_iter())
+            .for_each(|(dst, r)| {
+                for (d, &v) in dst.iter_mut().zip(&r.vals) {
+                    *d = conv(v);
+                }
+            })
+    });
+    out
+}
+
+fn fill_index<T: Copy + Send + Sync + Default>(
+    rows: &[ChunkRows],
+    sizes: &[usize],
+    nnz: usize,
+    pool: &rayon::ThreadPool,
+    conv: impl Fn(u32) -> T + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); nnz];
+    let parts = split_by(&mut out, sizes);
+    pool.install(|| {
+        parts
+            .into_par_iter()
+            .zip(rows.par_iter())
+            .for_each(|(dst, r)| {
+                for (d, &v) in dst.iter_mut().zip(&r.cols) {
+                    *d = conv(v);
+                }
+            })
+    });
+    out
+}
+
+/// Concatenates chunk rows into one CSR matrix of the requested value type.
+fn assemble(
+    rows: Vec<ChunkRows>,
+    n_rows: usize,
+    n_cols: usize,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+) -> Csr {
+    let sizes: Vec<usize> = rows.iter().map(|r| r.cols.len()).collect();
+    let nnz: usize = sizes.iter().sum();
+    let mut indptr: Vec<i64> = Vec::with_capacity(n_rows + 1);
+    indptr.push(0);
+    let mut base = 0usize;
+    for r in &rows {
+        indptr.extend(r.ends.iter().map(|&e| (base + e) as i64));
+        base += r.cols.len();
+    }
+    let wide = nnz > i32::MAX as usize;
+    let (indptr, indices) = if wide {
+        (
+            IndexVec::I64(indptr),
+            IndexVec::I64(fill_index(&rows, &sizes, nnz, pool, i64::from)),
+        )
+    } else {
+        (
+            IndexVec::I32(indptr.into_iter().map(|p| p as i32).collect()),
+            IndexVec::I32(fill_index(&rows, &sizes, nnz, pool, |c| c as i32)),
+        )
+    };
+    let data = match kind {
+        DataKind::F64 => DataVec::F64(fill_typed(&rows, &sizes, nnz, pool, f64::from)),
+        DataKind::F32 => DataVec::F32(fill_typed(&rows, &sizes, nnz, pool, |v| v as f32)),
+        DataKind::I64 => DataVec::I64(fill_typed(&rows, &sizes, nnz, pool, i64::from)),
+        DataKind::I32 => DataVec::I32(fill_typed(&rows, &sizes, nnz, pool, |v| v)),
+    };
+    Csr {
+        indptr,
+        indices,
+        data,
+        n_rows,
+        n_cols,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::runtime::{thread_pool, NeverInterrupt};
+    use crate::text::analyze::AnalyzerKind;
+    use crate::text::chars::CharTable;
+
+    fn spec() -> AnalyzerSpec {
+        AnalyzerSpec {
+            kind: AnalyzerKind::WordDefault,
+            min_n: 1,
+            max_n: 1,
+            stop_words: None,
+            word: CharTable::ascii_word(),
+            space: CharTable::ascii_space(),
+        }
+    }
+
+    #[test]
+    fn fit_matches_sklearn_layout() {
+        // sklearn: CountVectorizer().fit_transform(["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"])
+        // vocabulary aa..zz -> 0..6, indices [6 1 0 6 0 2 3 0 5 4], data [1 2 1 1 1 1 1 1 2 1].
+        let docs = ["zz bb aa bb", "aa cc zz", "dd", "qq pp qq aa"];
+        let pool = thread_pool(2).unwrap();
+        let out = fit(
+            Input::Docs(&docs),
+            &spec(),
+            None,
+            DataKind::I64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap();
+        let terms: Vec<&str> = out.terms().collect();
+        assert_eq!(terms, ["aa", "bb", "cc", "dd", "pp", "qq", "zz"]);
+        assert_eq!(
+            out.csr.indices,
+            IndexVec::I32(vec![6, 1, 0, 6, 0, 2, 3, 0, 5, 4])
+        );
+        assert_eq!(out.csr.indptr, IndexVec::I32(vec![0, 3, 6, 7, 10]));
+        assert_eq!(
+            out.csr.data,
+            DataVec::I64(vec![1, 2, 1, 1, 1, 1, 1, 1, 2, 1])
+        );
+    }
+
+    #[test]
+    fn empty_vocabulary_is_an_error() {
+        let docs = ["a", ""];
+        let pool = thread_pool(1).unwrap();
+        let err = fit(
+            Input::Docs(&docs),
+            &spec(),
+            None,
+            DataKind::I64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+    }
+
+    #[test]
+    fn transform_sorts_rows() {
+        let docs = ["zz bb aa bb xx"];
+        let vocab: FxHashMap<&str, u32> = [("aa", 0), ("bb", 1), ("zz", 2)].into_iter().collect();
+        let pool = thread_pool(1).unwrap();
+        let csr = transform(
+            Input::Docs(&docs),
+            &spec(),
+            &vocab,
+            3,
+            DataKind::F64,
+            &pool,
+            &NeverInterrupt,
+        )
+        .unwrap();
+        assert_eq!(csr.indices, IndexVec::I32(vec![0, 1, 2]));
+        assert_eq!(csr.data, DataVec::F64(vec![1.0, 2.0, 1.0]));
+    }
+}
