@@ -11,7 +11,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Real data sits beside the checkout (../shared/data); FERROTEXT_SHARED_DATA overrides it.
-SHARED_DATA = Path(os.environ.get("FERROTEXT_SHARED_DATA", REPO.parent / "shared" / "data"))
+def _default_shared_data() -> Path:
+    # ../shared/data beside the checkout; a git worktree nested deeper finds it further up.
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = Path(os.environ.get("FERROTEXT_SHARED_DATA") or _default_shared_data())
 
 
 def shared_path(*parts: str) -> Path:

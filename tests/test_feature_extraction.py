@@ -26,15 +26,7 @@ import ferrotext
 from ferrotext import feature_extraction as ft
 from ferrotext._text_tables import char_ranges
 
-import conftest
 from conftest import shared_path
-
-# Worktrees live one level deeper than conftest assumes (../shared/data); find the data upwards.
-if not conftest.SHARED_DATA.exists():
-    for _parent in conftest.REPO.parents:
-        if (_parent / "shared" / "data").is_dir():
-            conftest.SHARED_DATA = _parent / "shared" / "data"
-            break
 
 # --------------------------------------------------------------------------------------------
 # helpers
