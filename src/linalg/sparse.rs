@@ -271,6 +271,11 @@ impl<A: CsrLike, B: CsrLike> SparseOp<A, B> {
         }
         Ok(SparseOp { a, at })
     }
+
+    /// The CSR of `A`.
+    pub fn a(&self) -> &A {
+        &self.a
+    }
 }
 
 impl<A: CsrLike, B: CsrLike> LinOp for SparseOp<A, B> {
