@@ -228,21 +228,30 @@ fn randomized_inner<L: LinOp>(
 ) -> Result<Factors> {
     let (m, n, k) = (op.nrows(), op.ncols(), params.n_components);
     let l = (k + params.n_oversamples).min(m).max(k);
+    let dbg = std::env::var_os("FT_DEBUG").is_some();
+    let t0 = Instant::now();
+    let lap = |what: &str| if dbg { eprintln!("{what}: {:.3}", t0.elapsed().as_secs_f64()) };
     let mut z = pool.install(|| gaussian_rows(params.seed, n, l));
+    lap("omega");
     let mut y = vec![0.0; m * l];
     pool.install(|| op.matmul(&z, l, &mut y));
     intr.check()?;
     pool.install(|| orthonormalize(&mut y, m, l));
     for _ in 0..params.n_iter {
         pool.install(|| op.matmul_t(&y, l, &mut z));
+        lap("XtQ");
         intr.check()?;
         pool.install(|| op.matmul(&z, l, &mut y));
         intr.check()?;
+        lap("XQ");
         pool.install(|| orthonormalize(&mut y, m, l));
+        lap("qr");
     }
     pool.install(|| op.matmul_t(&y, l, &mut z));
+    lap("final XtQ");
     intr.check()?;
     let (uz, s, vz) = pool.install(|| tall_svd(&z, n, l))?;
+    lap("tall svd");
     drop(z);
     // A^T Q = Uz S Vz^T  =>  A ≈ Q Q^T A = (Q Vz) S Uz^T.
     let q = MatRef::from_row_major_slice(&y, m, l);
@@ -284,38 +293,98 @@ pub fn lanczos_svd<L: LinOp>(
     Ok(finish(f, m > n, k, m, n))
 }
 
+/// Column-major `(rows x cols)` copy of a row-major block, and back.
+fn rm_to_cm(x: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = x[r * cols + c];
+        }
+    }
+}
+
+fn cm_to_rm(x: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
+    for c in 0..cols {
+        for r in 0..rows {
+            out[r * cols + c] = x[c * rows + r];
+        }
+    }
+}
+
+/// Block classical Gram–Schmidt, two passes ("twice is enough"): removes from the column-major
+/// `(s x b)` block `w` its components along the first `cur` basis columns; returns the
+/// coefficients `V^T w_original` as a `(cur x b)` matrix.
+fn block_orthogonalize(basis: &[f64], s: usize, cur: usize, w: &mut [f64], b: usize) -> Mat<f64> {
+    let mut h = Mat::<f64>::zeros(cur, b);
+    if cur == 0 {
+        return h;
+    }
+    let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
+    let mut h2 = Mat::<f64>::zeros(cur, b);
+    for _ in 0..2 {
+        let wv = MatRef::from_column_major_slice(w, s, b);
+        matmul(h2.as_mut(), Accum::Replace, v.transpose(), wv, 1.0, Par::rayon(0));
+        let wm = MatMut::from_column_major_slice_mut(w, s, b);
+        matmul(wm, Accum::Add, v, h2.as_ref(), -1.0, Par::rayon(0));
+        h += &h2;
+    }
+    h
+}
+
+/// Thin QR of the column-major `(s x b)` block `w` (already orthogonal to the first `cur` basis
+/// columns), written into `basis[cur..cur + b]`. Columns that were (numerically) dependent are
+/// replaced by random unit vectors orthogonal to everything before them, with a zero row in R.
+fn block_qr_into(
+    basis: &mut [f64],
+    s: usize,
+    cur: usize,
+    w: &[f64],
+    b: usize,
+    scale: f64,
+    rng: &mut crate::runtime::Rng,
+) -> Mat<f64> {
+    let wv = MatRef::from_column_major_slice(w, s, b);
+    let qr = wv.qr();
+    let mut r = qr.thin_R().to_owned();
+    let q = qr.compute_thin_Q();
+    for c in 0..b {
+        basis[(cur + c) * s..(cur + c + 1) * s].copy_from_slice(q.col_as_slice(c));
+    }
+    for i in 0..b {
+        if r[(i, i)].abs() <= 1e-10 * scale || !r[(i, i)].is_finite() {
+            for j in 0..b {
+                r[(i, j)] = 0.0;
+            }
+            let mut x: Vec<f64> = (0..s).map(|_| rng.sample(StandardNormal)).collect();
+            for _ in 0..2 {
+                for c in 0..cur + b {
+                    if c == cur + i {
+                        continue;
+                    }
+                    let col = &basis[c * s..(c + 1) * s];
+                    let d: f64 = col.iter().zip(&x).map(|(a, b)| a * b).sum();
+                    x.iter_mut().zip(col).for_each(|(a, b)| *a -= d * b);
+                }
+            }
+            let nx = norm(&x).max(f64::MIN_POSITIVE);
+            basis[(cur + i) * s..(cur + i + 1) * s]
+                .iter_mut()
+                .zip(&x)
+                .for_each(|(d, v)| *d = v / nx);
+        }
+    }
+    r
+}
+
 fn norm(x: &[f64]) -> f64 {
     x.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// Orthogonalises `w` against the first `j` columns of the column-major basis `basis` (`s` rows)
-/// with classical Gram–Schmidt, repeated once when the norm drops by more than `1/√2` (DGKS).
-/// Adds the coefficients into `h[..j]` and returns the final norm of `w`.
-fn reorthogonalize(basis: &[f64], s: usize, j: usize, w: &mut [f64], h: &mut [f64]) -> f64 {
-    let v = MatRef::from_column_major_slice(&basis[..s * j], s, j);
-    let mut before = norm(w);
-    let mut tmp = vec![0.0; j];
-    for pass in 0..3 {
-        {
-            let wv = MatRef::from_column_major_slice(w, s, 1);
-            let hv = MatMut::from_column_major_slice_mut(&mut tmp, j, 1);
-            matmul(hv, Accum::Replace, v.transpose(), wv, 1.0, Par::rayon(0));
-        }
-        {
-            let hv = MatRef::from_column_major_slice(&tmp, j, 1);
-            let wv = MatMut::from_column_major_slice_mut(w, s, 1);
-            matmul(wv, Accum::Add, v, hv, -1.0, Par::rayon(0));
-        }
-        for (a, b) in h.iter_mut().zip(&tmp) {
-            *a += b;
-        }
-        let after = norm(w);
-        if after > std::f64::consts::FRAC_1_SQRT_2 * before || pass == 2 {
-            return after;
-        }
-        before = after;
-    }
-    norm(w)
+/// Block size and basis size of the block Lanczos solver for `k` values on a side of size `s`.
+/// Blocks amortise one pass over the sparse matrix (memory bound) over `b` vectors.
+fn lanczos_sizes(k: usize, ncv: Option<usize>) -> (usize, usize) {
+    let b = k.div_ceil(10).clamp(1, 16);
+    let p = ncv.unwrap_or((2 * k + 2 * b).max(20)).max(k + 2 * b);
+    (b, p)
 }
 
 fn lanczos_inner<L: LinOp>(
@@ -325,131 +394,163 @@ fn lanczos_inner<L: LinOp>(
     intr: &dyn Interrupt,
 ) -> Result<Factors> {
     let (s, n, k) = (op.nrows(), op.ncols(), params.n_components);
-    let ncv = params.ncv.unwrap_or((2 * k + 1).max(20)).clamp(k.min(s), s).max(1);
-    let max_restarts = params.max_restarts.unwrap_or(10 * s).max(1);
+    let (b, p) = lanczos_sizes(k, params.ncv);
     let eps = f64::EPSILON;
-    // ARPACK's eps-level test stagnates at rounding level in thick restarts; 64 eps relative
+    // ARPACK's eps-level test stagnates at rounding level with restarts; 64 eps relative
     // residual still bounds the eigenvalue error by ~1e-14 relative.
     let tol_e = (params.tol * params.tol).max(64.0 * eps);
     let eps23 = eps.powf(2.0 / 3.0);
-    let mut ticker = Ticker::new(intr);
     let mut rng = rng_stream(params.seed, 0);
+    let dbg = std::env::var_os("FT_DEBUG").is_some();
 
-    // basis: column-major s x (ncv + 1); t: projected Gram matrix ncv x ncv.
-    let mut basis = vec![0.0; s * (ncv + 1)];
-    let mut t = Mat::<f64>::zeros(ncv, ncv);
-    let mut w = vec![0.0; s];
-    let mut tmp = vec![0.0; n];
-    let mut h = vec![0.0; ncv + 1];
-
-    let random_unit = |rng: &mut crate::runtime::Rng, out: &mut [f64]| {
-        for x in out.iter_mut() {
-            *x = rng.sample(StandardNormal);
-        }
+    // G v for a column-major (s x bb) block, via row-major sparse products.
+    let mut rm_in = vec![0.0; s * b];
+    let mut rm_mid = vec![0.0; n * b];
+    let mut rm_out = vec![0.0; s * b];
+    let mut apply_gram = |x: &[f64], bb: usize, out: &mut [f64]| {
+        pool.install(|| {
+            cm_to_rm(x, s, bb, &mut rm_in[..s * bb]);
+            op.matmul_t(&rm_in[..s * bb], bb, &mut rm_mid[..n * bb]);
+            op.matmul(&rm_mid[..n * bb], bb, &mut rm_out[..s * bb]);
+            rm_to_cm(&rm_out[..s * bb], s, bb, out);
+        });
     };
-    {
-        let v0 = &mut basis[..s];
-        random_unit(&mut rng, v0);
-        let nv = norm(v0);
-        v0.iter_mut().for_each(|x| *x /= nv);
-    }
-    let mut j0 = 0usize;
-    let mut scale = 0.0f64; // running estimate of ||G||
-    let mut restarts = 0usize;
-    let mut converged;
-    let (theta, y) = loop {
-        let mut beta = 0.0;
-        for j in j0..ncv {
-            // w = G v_j = A (A^T v_j)
-            pool.install(|| {
-                let vj = &basis[j * s..(j + 1) * s];
-                op.matmul_t(vj, 1, &mut tmp);
-                op.matmul(&tmp, 1, &mut w);
-            });
-            scale = scale.max(norm(&w));
-            h[..=j].iter_mut().for_each(|x| *x = 0.0);
-            beta = pool.install(|| reorthogonalize(&basis, s, j + 1, &mut w, &mut h));
-            for i in 0..=j {
-                t[(i, j)] = h[i];
-                t[(j, i)] = h[i];
+
+    let (theta, y, basis, restarts, converged) = if p + b > s {
+        // The Krylov space would be (nearly) the whole side: form G densely, block by block.
+        let mut g = Mat::<f64>::zeros(s, s);
+        let mut e = vec![0.0; s * b];
+        let mut out = vec![0.0; s * b];
+        let mut c0 = 0;
+        while c0 < s {
+            let bb = b.min(s - c0);
+            e.iter_mut().for_each(|x| *x = 0.0);
+            for c in 0..bb {
+                e[c * s + c0 + c] = 1.0;
             }
-            let breakdown = beta <= 1e3 * eps * scale || beta == 0.0;
-            if breakdown {
-                beta = 0.0;
-                if j + 1 < s {
-                    // invariant subspace found: continue with a random direction orthogonal
-                    // to the basis (the coupling coefficient is 0).
-                    let mut r = vec![0.0; s];
-                    random_unit(&mut rng, &mut r);
-                    let mut dummy = vec![0.0; j + 1];
-                    let nr = pool.install(|| reorthogonalize(&basis, s, j + 1, &mut r, &mut dummy));
-                    if nr > 0.0 {
-                        r.iter_mut().for_each(|x| *x /= nr);
-                    }
-                    basis[(j + 1) * s..(j + 2) * s].copy_from_slice(&r);
-                } else {
-                    basis[(j + 1) * s..(j + 2) * s].iter_mut().for_each(|x| *x = 0.0);
-                }
-            } else {
-                let dst = &mut basis[(j + 1) * s..(j + 2) * s];
-                for (d, x) in dst.iter_mut().zip(&w) {
-                    *d = x / beta;
-                }
+            apply_gram(&e[..s * bb], bb, &mut out[..s * bb]);
+            for c in 0..bb {
+                g.col_as_slice_mut(c0 + c).copy_from_slice(&out[c * s..(c + 1) * s]);
             }
-            if j + 1 < ncv {
-                t[(j, j + 1)] = beta;
-                t[(j + 1, j)] = beta;
-            }
-            ticker.tick()?;
+            c0 += bb;
+            intr.check()?;
         }
-        // Ritz pairs of T, largest first.
-        let evd = t
-            .self_adjoint_eigen(faer::Side::Lower)
+        let gs = Mat::<f64>::from_fn(s, s, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
+        let evd = pool
+            .install(|| gs.self_adjoint_eigen(faer::Side::Lower))
             .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
         let vals: Vec<f64> = evd.S().column_vector().iter().copied().collect();
-        let order: Vec<usize> = (0..ncv).rev().collect();
-        let theta: Vec<f64> = order.iter().map(|&i| vals[i]).collect();
-        let yv = evd.U();
-        let y = Mat::<f64>::from_fn(ncv, ncv, |r, c| yv[(r, order[c])]);
-        let top = theta[0].abs().max(f64::MIN_POSITIVE);
-        converged = (0..k).all(|i| {
-            let res = (beta * y[(ncv - 1, i)]).abs();
-            res <= tol_e * theta[i].abs().max(eps23 * top)
-        });
-        restarts += 1;
-        if std::env::var_os("FT_DEBUG").is_some() {
-            let nconv = (0..k).filter(|&i| (beta * y[(ncv - 1, i)]).abs() <= tol_e * theta[i].abs().max(eps23 * top)).count();
-            let worst = (0..k).map(|i| (beta * y[(ncv - 1, i)]).abs() / theta[i].abs()).fold(0.0f64, f64::max);
-            eprintln!("restart {restarts} beta {beta:.3e} nconv {nconv} worst {worst:.3e} th0 {:.6e} thk {:.6e}", theta[0], theta[k-1]);
+        let theta: Vec<f64> = (0..s).rev().map(|i| vals[i]).collect();
+        let uv = evd.U();
+        let y = Mat::<f64>::from_fn(s, s, |r, c| uv[(r, s - 1 - c)]);
+        // basis = identity
+        let mut basis = vec![0.0; s * s];
+        for i in 0..s {
+            basis[i * s + i] = 1.0;
         }
-        if converged || ncv >= s || restarts >= max_restarts {
-            break (theta, y);
+        (theta, y, basis, 1usize, true)
+    } else {
+        let max_restarts = params.max_restarts.unwrap_or(10 * s).max(1);
+        let mut basis = vec![0.0; s * (p + b)];
+        let mut t = Mat::<f64>::zeros(p, p);
+        let mut w = vec![0.0; s * b];
+        // start block: Gaussian, orthonormalised
+        let start: Vec<f64> = (0..s * b).map(|_| rng.sample(StandardNormal)).collect();
+        let _ = pool.install(|| block_qr_into(&mut basis, s, 0, &start, b, 0.0, &mut rng));
+        let mut cur = b; // columns in the basis; the active block is [cur - b, cur)
+        let mut scale = 0.0f64;
+        let mut restarts = 0usize;
+        let mut ticker = Ticker::new(intr);
+        loop {
+            // expand until the basis holds p columns; the last product gives the residual block
+            let r_last = loop {
+                let a = cur - b;
+                apply_gram(&basis[a * s..cur * s], b, &mut w);
+                let h = pool.install(|| block_orthogonalize(&basis, s, cur, &mut w, b));
+                // symmetric fill of the new block column
+                for j in 0..b {
+                    for i in 0..a {
+                        t[(i, a + j)] = h[(i, j)];
+                        t[(a + j, i)] = h[(i, j)];
+                    }
+                    for i in 0..b {
+                        let v = 0.5 * (h[(a + i, j)] + h[(a + j, i)]);
+                        t[(a + i, a + j)] = v;
+                    }
+                }
+                for j in 0..b {
+                    scale = scale.max(h[(a + j, j)].abs());
+                }
+                if cur + b > p {
+                    // residual block: W = Q_r R_r (Q_r becomes the next block after restart)
+                    let r = pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
+                    break r;
+                }
+                let r = pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
+                for i in 0..b {
+                    for j in 0..b {
+                        t[(cur + i, a + j)] = r[(i, j)];
+                        t[(a + j, cur + i)] = r[(i, j)];
+                    }
+                }
+                cur += b;
+                ticker.tick()?;
+            };
+            // Ritz pairs of T[..cur, ..cur], largest first
+            let tc = t.as_ref().submatrix(0, 0, cur, cur).to_owned();
+            let evd = tc
+                .self_adjoint_eigen(faer::Side::Lower)
+                .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
+            let vals: Vec<f64> = evd.S().column_vector().iter().copied().collect();
+            let theta: Vec<f64> = (0..cur).rev().map(|i| vals[i]).collect();
+            let uv = evd.U();
+            let y = Mat::<f64>::from_fn(cur, cur, |r, c| uv[(r, cur - 1 - c)]);
+            // coupling of each Ritz vector to the residual block: R_r y_i[last block]
+            let a = cur - b;
+            let coupling = |i: usize, row: usize| -> f64 {
+                (0..b).map(|j| r_last[(row, j)] * y[(a + j, i)]).sum()
+            };
+            let res = |i: usize| -> f64 { (0..b).map(|row| coupling(i, row).powi(2)).sum::<f64>().sqrt() };
+            let top = theta[0].abs().max(f64::MIN_POSITIVE);
+            let converged = (0..k).all(|i| res(i) <= tol_e * theta[i].abs().max(eps23 * top));
+            restarts += 1;
+            if dbg {
+                let worst = (0..k).map(|i| res(i) / theta[i].abs().max(eps23 * top)).fold(0.0f64, f64::max);
+                eprintln!("block lanczos b={b} p={p} restart {restarts} worst {worst:.3e}");
+            }
+            if converged || restarts >= max_restarts {
+                break (theta, y, basis, restarts, converged);
+            }
+            intr.check()?;
+            // thick restart: kk Ritz vectors, then the residual block
+            let kk = (k + (p - k) / 2).min(p - 2 * b).max(k);
+            let mut kept = Mat::<f64>::zeros(s, kk);
+            pool.install(|| {
+                let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
+                matmul(kept.as_mut(), Accum::Replace, v, y.as_ref().subcols(0, kk), 1.0, Par::rayon(0));
+            });
+            basis.copy_within(cur * s..(cur + b) * s, kk * s);
+            for c in 0..kk {
+                basis[c * s..(c + 1) * s].copy_from_slice(kept.col_as_slice(c));
+            }
+            t.fill(0.0);
+            for i in 0..kk {
+                t[(i, i)] = theta[i];
+                for row in 0..b {
+                    let v = coupling(i, row);
+                    t[(kk + row, i)] = v;
+                    t[(i, kk + row)] = v;
+                }
+            }
+            cur = kk + b;
         }
-        intr.check()?;
-        // thick restart: keep kk Ritz vectors and the residual direction v_ncv.
-        let kk = (k + (ncv - k) / 2).clamp(k, ncv - 1);
-        let mut kept = Mat::<f64>::zeros(s, kk);
-        pool.install(|| {
-            let v = MatRef::from_column_major_slice(&basis[..s * ncv], s, ncv);
-            matmul(kept.as_mut(), Accum::Replace, v, y.as_ref().subcols(0, kk), 1.0, Par::rayon(0));
-        });
-        basis.copy_within(ncv * s..(ncv + 1) * s, kk * s);
-        for c in 0..kk {
-            basis[c * s..(c + 1) * s].copy_from_slice(kept.col_as_slice(c));
-        }
-        t.fill(0.0);
-        for i in 0..kk {
-            t[(i, i)] = theta[i];
-            t[(i, kk)] = beta * y[(ncv - 1, i)];
-            t[(kk, i)] = beta * y[(ncv - 1, i)];
-        }
-        j0 = kk;
     };
+    let cur = y.nrows();
     let _ = theta;
     // Rayleigh–Ritz: Y_k (s x k) Ritz vectors, then SVD of A^T Y_k = Uz S Vz^T.
     let mut yk = vec![0.0; s * k];
     pool.install(|| {
-        let v = MatRef::from_column_major_slice(&basis[..s * ncv], s, ncv);
+        let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
         let dst = MatMut::from_row_major_slice_mut(&mut yk, s, k);
         matmul(dst, Accum::Replace, v, y.as_ref().subcols(0, k), 1.0, Par::rayon(0));
     });
@@ -579,6 +680,23 @@ mod tests {
                 res.flip_signs();
                 check_factorization(&res, &a, &exact, 1e-10);
             }
+        }
+    }
+
+    #[test]
+    fn block_lanczos_matches_dense_svd() {
+        let pool = thread_pool(2).unwrap();
+        let (m, n) = (150usize, 220usize);
+        let a = random_dense(m, n, 13, 0.99);
+        let exact = exact_sv(&a, m, n);
+        let op = DenseOp::new(m, n, a.clone().into()).unwrap();
+        for k in [12usize, 35] {
+            assert!(lanczos_sizes(k, None).0 > 1);
+            let p = LanczosParams { n_components: k, tol: 0.0, ncv: None, max_restarts: None, seed: 3 };
+            let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+            assert!(res.converged);
+            res.flip_signs();
+            check_factorization(&res, &a, &exact, 1e-10);
         }
     }
 
