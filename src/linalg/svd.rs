@@ -180,8 +180,83 @@ fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
     dst.copy_from(q.as_ref());
 }
 
-/// Thin SVD of a tall row-major `(rows x cols)` block: `(U, s, V)` with `U` `rows x cols`.
-fn tall_svd(z: &[f64], rows: usize, cols: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+/// Thin SVD of a tall row-major `(rows x cols)` block `Z`, accurate in its top `k` triplets:
+/// `(U_k, s, V)` with `U_k` `rows x k`, `s` the `cols` singular values (only the first `k`
+/// refined), `V` `cols x cols` (first `k` columns refined).
+///
+/// Fast path (only level-3 products over the tall side, which dominate the cost): eigenvectors
+/// `V` of the Gram `Z^T Z`, then `W = Z V_k` and CholeskyQR2 `W = Q R` (twice, so `Q` is
+/// orthonormal to rounding level), and the SVD `R = U_r S V_r^T` of the small `R`:
+/// `Z V_k = (Q U_r) S V_r^T`. Used when `σ_k / σ_1 > 1e-4`, where CholeskyQR2 is stable; otherwise
+/// the Householder QR path.
+fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+    let zv = MatRef::from_row_major_slice(z, rows, cols);
+    let mut c = Mat::<f64>::zeros(cols, cols);
+    matmul(c.as_mut(), Accum::Replace, zv.transpose(), zv, 1.0, Par::rayon(0));
+    let c = Mat::<f64>::from_fn(cols, cols, |i, j| 0.5 * (c[(i, j)] + c[(j, i)]));
+    let evd = c
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
+    let lam: Vec<f64> = evd.S().column_vector().iter().rev().copied().collect();
+    let ev = evd.U();
+    let v = Mat::<f64>::from_fn(cols, cols, |r, j| ev[(r, cols - 1 - j)]);
+    if !(lam[0] > 0.0 && lam[k - 1] > 1e-8 * lam[0]) {
+        return tall_svd_qr(z, rows, cols);
+    }
+    // W = Z V_k, row-major rows x k (= column-major W^T, k x rows)
+    let mut w = vec![0.0; rows * k];
+    matmul(
+        MatMut::from_row_major_slice_mut(&mut w, rows, k),
+        Accum::Replace,
+        zv,
+        v.as_ref().subcols(0, k),
+        1.0,
+        Par::rayon(0),
+    );
+    let mut r_total = Mat::<f64>::identity(k, k);
+    for _ in 0..2 {
+        let wv = MatRef::from_row_major_slice(&w, rows, k);
+        let mut g = Mat::<f64>::zeros(k, k);
+        matmul(g.as_mut(), Accum::Replace, wv.transpose(), wv, 1.0, Par::rayon(0));
+        let g = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
+        let llt = match g.llt(faer::Side::Lower) {
+            Ok(l) => l,
+            Err(_) => return tall_svd_qr(z, rows, cols),
+        };
+        let l = llt.L();
+        // W^T <- L^{-1} W^T, i.e. W <- W L^{-T} = W R^{-1} with R = L^T
+        let wt = MatMut::from_column_major_slice_mut(&mut w, k, rows);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, wt, Par::rayon(0));
+        let mut nr = Mat::<f64>::zeros(k, k);
+        matmul(nr.as_mut(), Accum::Replace, l.transpose(), r_total.as_ref(), 1.0, Par::Seq);
+        r_total = nr;
+    }
+    // Z V_k = Q R_total; SVD of the small R_total
+    let svd = r_total
+        .svd()
+        .map_err(|e| Error::InvalidInput(format!("SVD did not converge: {e:?}")))?;
+    let mut u = Mat::<f64>::zeros(rows, k);
+    matmul(
+        u.as_mut(),
+        Accum::Replace,
+        MatRef::from_row_major_slice(&w, rows, k),
+        svd.U(),
+        1.0,
+        Par::rayon(0),
+    );
+    let mut s: Vec<f64> = lam.iter().map(|x| x.max(0.0).sqrt()).collect();
+    for (i, x) in svd.S().column_vector().iter().enumerate() {
+        s[i] = *x;
+    }
+    let mut vout = v;
+    let mut vk = Mat::<f64>::zeros(cols, k);
+    matmul(vk.as_mut(), Accum::Replace, vout.as_ref().subcols(0, k), svd.V(), 1.0, Par::Seq);
+    vout.as_mut().subcols_mut(0, k).copy_from(vk.as_ref());
+    Ok((u, s, vout))
+}
+
+/// Householder-QR based thin SVD (robust for rank-deficient or very ill-conditioned `Z`).
+fn tall_svd_qr(z: &[f64], rows: usize, cols: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
     let zv = MatRef::from_row_major_slice(z, rows, cols);
     // QR first keeps the large factorization a cheap, parallel Householder QR.
     let qr = zv.qr();
@@ -250,7 +325,7 @@ fn randomized_inner<L: LinOp>(
     pool.install(|| op.matmul_t(&y, l, &mut z));
     lap("final XtQ");
     intr.check()?;
-    let (uz, s, vz) = pool.install(|| tall_svd(&z, n, l))?;
+    let (uz, s, vz) = pool.install(|| tall_svd(&z, n, l, k))?;
     lap("tall svd");
     drop(z);
     // A^T Q = Uz S Vz^T  =>  A ≈ Q Q^T A = (Q Vz) S Uz^T.
@@ -560,7 +635,7 @@ fn lanczos_inner<L: LinOp>(
     let mut z = vec![0.0; n * k];
     pool.install(|| op.matmul_t(&yk, k, &mut z));
     intr.check()?;
-    let (uz, sv, vz) = pool.install(|| tall_svd(&z, n, k))?;
+    let (uz, sv, vz) = pool.install(|| tall_svd(&z, n, k, k))?;
     let ykm = MatRef::from_row_major_slice(&yk, s, k);
     let mut u = Mat::<f64>::zeros(s, k);
     pool.install(|| matmul(u.as_mut(), Accum::Replace, ykm, vz.as_ref(), 1.0, Par::rayon(0)));
@@ -630,7 +705,7 @@ mod tests {
     fn tall_svd_of_known_matrix() {
         // [[3, 0], [0, -2], [0, 0]] has singular values 3 and 2.
         let z = [3.0, 0.0, 0.0, -2.0, 0.0, 0.0];
-        let (u, s, v) = tall_svd(&z, 3, 2).unwrap();
+        let (u, s, v) = tall_svd(&z, 3, 2, 2).unwrap();
         assert!((s[0] - 3.0).abs() < 1e-14 && (s[1] - 2.0).abs() < 1e-14);
         // reconstruct
         for r in 0..3 {
@@ -639,6 +714,15 @@ mod tests {
                 assert!((x - z[r * 2 + c]).abs() < 1e-13);
             }
         }
+    }
+
+    #[test]
+    fn tall_svd_rank_deficient_uses_qr() {
+        // second column is zero: singular values 5 and 0
+        let z = [3.0, 0.0, 4.0, 0.0, 0.0, 0.0];
+        let (u, s, _) = tall_svd(&z, 3, 2, 2).unwrap();
+        assert!((s[0] - 5.0).abs() < 1e-14 && s[1].abs() < 1e-14);
+        assert!((u[(0, 0)].abs() - 0.6).abs() < 1e-14);
     }
 
     fn check_factorization(res: &TruncatedSvd, a: &[f64], exact: &[f64], tol: f64) {
