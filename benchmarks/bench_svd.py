@@ -4,11 +4,13 @@ Run (numpy/OpenBLAS at full speed, see the env notes):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_svd.py
 
-Each fit runs in a forked child process, so the peak resident memory of that fit alone is
-``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of the child (RSS sees Rust and BLAS
-allocations, which tracemalloc cannot). The parent builds the matrix once before forking, so
-every child's peak includes the shared matrix and interpreter (``baseline`` below is a child
-that does nothing); the difference is what the fit itself added. Accuracy is the mean and max
+Each fit runs in its own fresh Python child process (``subprocess``, not ``fork``: forking a
+process whose BLAS/rayon thread pools already ran can deadlock) that loads the matrix from a
+temporary .npz, fits, and reports its time and its peak resident set size ``VmHWM`` from
+/proc/self/status. (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is not usable here: Linux carries the
+high-water mark of the pre-exec fork, i.e. of this parent, into the child.) RSS sees Rust and BLAS
+allocations, which tracemalloc cannot. ``baseline`` is a child that
+only imports and loads the matrix; ``+fit`` is the peak minus that baseline. Accuracy is the mean and max
 relative error of the 100 singular values against a high-accuracy reference (ferrotext's
 Lanczos with tol=0, cross-checked against scipy's svds).
 """
@@ -21,7 +23,9 @@ import json
 import os
 import pickle
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,29 +45,36 @@ def load_texts() -> list[str]:
     return texts
 
 
-def in_child_rss(fn):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            t0 = time.perf_counter()
-            out = fn()
-            dt = time.perf_counter() - t0
-            payload = pickle.dumps((out, dt, None))
-        except BaseException as e:  # noqa: BLE001
-            payload = pickle.dumps((None, 0.0, repr(e)))
-        with os.fdopen(w, "wb") as fh:
-            fh.write(payload)
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        data = fh.read()
-    _, status, usage = os.wait4(pid, 0)  # per-child rusage (same field as RUSAGE_CHILDREN)
-    out, dt, err = pickle.loads(data)
-    if err:
-        raise RuntimeError(err)
-    return out, dt, usage.ru_maxrss / 1024.0
+CHILD = r"""
+import pickle, sys, time
+import scipy.sparse as sp
+X = sp.load_npz(sys.argv[1])
+impl, alg, k = sys.argv[2], sys.argv[3], int(sys.argv[4])
+if impl == "none":
+    out = (None, 0.0)
+else:
+    if impl == "sklearn":
+        from sklearn.decomposition import TruncatedSVD
+    else:
+        from ferrotext import TruncatedSVD
+    t0 = time.perf_counter()
+    s = TruncatedSVD(k, algorithm=alg, random_state=0).fit(X).singular_values_
+    out = (s, time.perf_counter() - t0)
+hwm = 0.0
+with open("/proc/self/status") as fh:
+    for line in fh:
+        if line.startswith("VmHWM:"):
+            hwm = float(line.split()[1]) / 1024.0
+sys.stdout.buffer.write(pickle.dumps((*out, hwm)))
+"""
+
+
+def in_child_rss(path, impl, alg, k):
+    """Fits in a fresh interpreter (not a fork: forking after thread pools were started can
+    deadlock), returns (singular values, fit seconds, peak RSS MiB of that child)."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), impl, alg, str(k)], stdout=subprocess.PIPE, check=True)
+    s, dt, hwm = pickle.loads(proc.stdout)
+    return s, dt, hwm
 
 
 def main():
@@ -73,7 +84,7 @@ def main():
     args = ap.parse_args()
     k = args.n_components
 
-    from sklearn.decomposition import TruncatedSVD as SkSVD
+    import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
     from threadpoolctl import threadpool_info
 
@@ -97,22 +108,19 @@ def main():
     s_scipy = np.sort(svds(X, k=k, tol=0, random_state=0, return_singular_vectors=False))[::-1]
     print(f"reference check: max rel diff ferrotext-Lanczos vs scipy svds = {np.max(np.abs(ref - s_scipy) / s_scipy):.2e}")
 
-    _, _, base_rss = in_child_rss(lambda: None)
-    print(f"baseline child peak RSS (matrix + interpreter, shared): {base_rss:.0f} MiB\n")
-
-    def run(cls, alg):
-        def fn():
-            return cls(k, algorithm=alg, random_state=0).fit(X).singular_values_
-
-        return fn
+    tmp = tempfile.TemporaryDirectory()
+    path = Path(tmp.name) / "X.npz"
+    sp.save_npz(path, X)
+    _, _, base_rss = in_child_rss(path, "none", "", k)
+    print(f"baseline child peak RSS (interpreter + loaded matrix): {base_rss:.0f} MiB\n", flush=True)
 
     print(f"{'algorithm':<11}{'impl':<10}{'time s':>8}{'peak MiB':>10}{'+fit MiB':>10}{'mean rel err':>14}{'max rel err':>13}")
     for alg in ["randomized", "arpack"]:
         times = {}
-        for name, cls in [("sklearn", SkSVD), ("ferrotext", FtSVD)]:
+        for name in ["sklearn", "ferrotext"]:
             best = None
             for _ in range(args.repeat):
-                s, dt, rss = in_child_rss(run(cls, alg))
+                s, dt, rss = in_child_rss(path, name, alg, k)
                 best = (s, dt, rss) if best is None or dt < best[1] else best
             s, dt, rss = best
             err = np.abs(s - ref) / ref
