@@ -172,10 +172,59 @@ fn gaussian_rows(seed: u64, rows: usize, cols: usize) -> Vec<f64> {
     out
 }
 
+/// `Z^T Z` of a row-major `(rows x cols)` block: sequential gemms on row chunks in parallel,
+/// summed (a small output with a huge inner dimension parallelises poorly inside one gemm).
+fn gram_rm(z: &[f64], rows: usize, cols: usize) -> Mat<f64> {
+    const CHUNK: usize = 2048;
+    debug_assert_eq!(z.len(), rows * cols);
+    let zero = || Mat::<f64>::zeros(cols, cols);
+    let g = z
+        .par_chunks(CHUNK * cols.max(1))
+        .map(|c| {
+            let r = c.len() / cols.max(1);
+            let v = MatRef::from_row_major_slice(c, r, cols);
+            let mut g = zero();
+            matmul(g.as_mut(), Accum::Replace, v.transpose(), v, 1.0, Par::Seq);
+            g
+        })
+        .reduce(zero, |a, b| a + b);
+    Mat::<f64>::from_fn(cols, cols, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]))
+}
+
+/// CholeskyQR2 (Fukaya et al. 2014): `Y <- Y R^{-1}` twice with `R^T R = Y^T Y`. Returns the
+/// accumulated `R` (so `Y_in = Y_out R`), or `None`, leaving `Y` a basis of the same span, when
+/// `Y` is too ill-conditioned for it (`κ(Y) > 1e6`).
+fn cholesky_qr2(y: &mut [f64], rows: usize, cols: usize) -> Option<Mat<f64>> {
+    let mut r_total = Mat::<f64>::identity(cols, cols);
+    for pass in 0..2 {
+        let g = gram_rm(y, rows, cols);
+        let llt = g.llt(faer::Side::Lower).ok()?;
+        let l = llt.L();
+        let diag: Vec<f64> = (0..cols).map(|i| l[(i, i)].abs()).collect();
+        let (mn, mx) = diag.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &d| (a.min(d), b.max(d)));
+        if !(mn > 1e-6 * mx) && pass == 0 {
+            return None;
+        }
+        // row-major Y is the column-major Y^T: solve L X = Y^T, i.e. Y <- Y L^{-T}
+        let yt = MatMut::from_column_major_slice_mut(y, cols, rows);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, yt, Par::rayon(0));
+        let mut nr = Mat::<f64>::zeros(cols, cols);
+        matmul(nr.as_mut(), Accum::Replace, l.transpose(), r_total.as_ref(), 1.0, Par::Seq);
+        r_total = nr;
+    }
+    Some(r_total)
+}
+
 /// Replaces the row-major `(rows x cols)` block `y` (`rows >= cols`) by an orthonormal basis of
-/// its column space (Householder QR, thin Q).
+/// its column space: CholeskyQR2 when `y` is well conditioned (all level-3 work, parallel),
+/// otherwise Householder QR (thin Q).
 fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
-    let q = MatRef::from_row_major_slice(y, rows, cols).qr().compute_thin_Q();
+    if cholesky_qr2(y, rows, cols).is_some() {
+        return;
+    }
+    let mut cm = Mat::<f64>::zeros(rows, cols);
+    cm.copy_from(MatRef::from_row_major_slice(y, rows, cols));
+    let q = cm.qr().compute_thin_Q();
     let mut dst = MatMut::from_row_major_slice_mut(y, rows, cols);
     dst.copy_from(q.as_ref());
 }
@@ -191,9 +240,7 @@ fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
 /// the Householder QR path.
 fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
     let zv = MatRef::from_row_major_slice(z, rows, cols);
-    let mut c = Mat::<f64>::zeros(cols, cols);
-    matmul(c.as_mut(), Accum::Replace, zv.transpose(), zv, 1.0, Par::rayon(0));
-    let c = Mat::<f64>::from_fn(cols, cols, |i, j| 0.5 * (c[(i, j)] + c[(j, i)]));
+    let c = gram_rm(z, rows, cols);
     let evd = c
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
@@ -213,24 +260,35 @@ fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, 
         1.0,
         Par::rayon(0),
     );
-    let mut r_total = Mat::<f64>::identity(k, k);
-    for _ in 0..2 {
-        let wv = MatRef::from_row_major_slice(&w, rows, k);
-        let mut g = Mat::<f64>::zeros(k, k);
-        matmul(g.as_mut(), Accum::Replace, wv.transpose(), wv, 1.0, Par::rayon(0));
-        let g = Mat::<f64>::from_fn(k, k, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
-        let llt = match g.llt(faer::Side::Lower) {
-            Ok(l) => l,
-            Err(_) => return tall_svd_qr(z, rows, cols),
-        };
-        let l = llt.L();
-        // W^T <- L^{-1} W^T, i.e. W <- W L^{-T} = W R^{-1} with R = L^T
-        let wt = MatMut::from_column_major_slice_mut(&mut w, k, rows);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, wt, Par::rayon(0));
-        let mut nr = Mat::<f64>::zeros(k, k);
-        matmul(nr.as_mut(), Accum::Replace, l.transpose(), r_total.as_ref(), 1.0, Par::Seq);
-        r_total = nr;
+    if lam[k - 1] > 1e-4 * lam[0] {
+        // well conditioned top block: U_k = Z V_k S_k^{-1} directly; loss of orthogonality is
+        // ~ ε λ_1 / λ_k <= 1e4 ε.
+        let mut u = Mat::<f64>::zeros(rows, k);
+        let s: Vec<f64> = lam.iter().map(|x| x.max(0.0).sqrt()).collect();
+        for i in 0..k {
+            let ui = u.col_as_slice_mut(i);
+            let mut nrm = 0.0;
+            for (r, x) in ui.iter_mut().enumerate() {
+                *x = w[r * k + i];
+                nrm += *x * *x;
+            }
+            let nrm = nrm.sqrt();
+            if nrm > 0.0 {
+                ui.iter_mut().for_each(|x| *x /= nrm);
+            }
+        }
+        let mut s = s;
+        for (i, si) in s.iter_mut().enumerate().take(k) {
+            // the norm of Z v_i is a more accurate singular value than sqrt(λ_i)
+            let nrm: f64 = (0..rows).map(|r| w[r * k + i] * w[r * k + i]).sum::<f64>().sqrt();
+            *si = nrm;
+        }
+        return Ok((u, s, v));
     }
+    let r_total = match cholesky_qr2(&mut w, rows, k) {
+        Some(r) => r,
+        None => return tall_svd_qr(z, rows, cols),
+    };
     // Z V_k = Q R_total; SVD of the small R_total
     let svd = r_total
         .svd()
