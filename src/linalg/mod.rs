@@ -4,5 +4,9 @@
 pub mod sparse;
 pub mod svd;
 
-pub use sparse::{CsrLike, CsrOwned, CsrRef, DenseOp, LinOp, Scalar, SparseOp, SpIndex, Transposed};
-pub use svd::{lanczos_svd, project, randomized_svd, LanczosParams, RandomizedParams, TruncatedSvd};
+pub use sparse::{
+    CsrLike, CsrOwned, CsrRef, DenseOp, LinOp, Scalar, SpIndex, SparseOp, Transposed,
+};
+pub use svd::{
+    lanczos_svd, project, randomized_svd, LanczosParams, RandomizedParams, TruncatedSvd,
+};

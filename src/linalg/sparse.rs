@@ -106,27 +106,39 @@ impl<'a, T: Scalar, I: SpIndex> CsrRef<'a, T, I> {
                 .checked_usize()
                 .ok_or_else(|| Error::InvalidInput("negative entry in indptr".into()))?;
             if (i == 0 && p != 0) || p < prev || p > indices.len() {
-                return Err(Error::InvalidInput("indptr is not a valid CSR row pointer".into()));
+                return Err(Error::InvalidInput(
+                    "indptr is not a valid CSR row pointer".into(),
+                ));
             }
             prev = p;
         }
         let end = prev;
         if indices[..end]
             .par_iter()
-            .any(|c| c.checked_usize().is_none_or(|c| c >= ncols))
+            .any(|c| c.checked_usize().map_or(true, |c| c >= ncols))
         {
             return Err(Error::InvalidInput("column index out of bounds".into()));
         }
         if data[..end].par_iter().any(|v| !v.to_f64().is_finite()) {
-            return Err(Error::InvalidInput("Input contains NaN or infinity.".into()));
+            return Err(Error::InvalidInput(
+                "Input contains NaN or infinity.".into(),
+            ));
         }
-        Ok(CsrRef { nrows, ncols, indptr, indices, data })
+        Ok(CsrRef {
+            nrows,
+            ncols,
+            indptr,
+            indices,
+            data,
+        })
     }
 
     /// The CSR of the transpose (i.e. the CSC of `self`), built by a counting sort in O(nnz).
     pub fn transpose(&self) -> Result<CsrOwned<T>> {
         if self.nrows > u32::MAX as usize {
-            return Err(Error::InvalidInput("more than 2^32 rows are not supported".into()));
+            return Err(Error::InvalidInput(
+                "more than 2^32 rows are not supported".into(),
+            ));
         }
         let nnz = self.nnz();
         let mut counts = vec![0usize; self.ncols + 1];
@@ -158,7 +170,13 @@ impl<'a, T: Scalar, I: SpIndex> CsrRef<'a, T, I> {
                 data[dst] = self.data[k];
             }
         }
-        Ok(CsrOwned { nrows: self.ncols, ncols: self.nrows, indptr, indices, data })
+        Ok(CsrOwned {
+            nrows: self.ncols,
+            ncols: self.nrows,
+            indptr,
+            indices,
+            data,
+        })
     }
 }
 
@@ -225,24 +243,26 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, out: &mut [f64]) {
         return;
     }
     let chunk = rows_per_task(a.nrows(), a.nnz(), l);
-    out.par_chunks_mut(chunk * l).enumerate().for_each(|(t, block)| {
-        let r0 = t * chunk;
-        for (r, row) in block.chunks_exact_mut(l).enumerate() {
-            row.fill(0.0);
-            if l == 1 {
-                let mut acc = 0.0;
-                a.for_row(r0 + r, |c, v| acc += v * x[c]);
-                row[0] = acc;
-            } else {
-                a.for_row(r0 + r, |c, v| {
-                    let xr = &x[c * l..(c + 1) * l];
-                    for (o, xv) in row.iter_mut().zip(xr) {
-                        *o += v * xv;
-                    }
-                });
+    out.par_chunks_mut(chunk * l)
+        .enumerate()
+        .for_each(|(t, block)| {
+            let r0 = t * chunk;
+            for (r, row) in block.chunks_exact_mut(l).enumerate() {
+                row.fill(0.0);
+                if l == 1 {
+                    let mut acc = 0.0;
+                    a.for_row(r0 + r, |c, v| acc += v * x[c]);
+                    row[0] = acc;
+                } else {
+                    a.for_row(r0 + r, |c, v| {
+                        let xr = &x[c * l..(c + 1) * l];
+                        for (o, xv) in row.iter_mut().zip(xr) {
+                            *o += v * xv;
+                        }
+                    });
+                }
             }
-        }
-    });
+        });
 }
 
 /// A linear operator `A` (`nrows x ncols`) that can multiply row-major blocks from both sides.
@@ -310,7 +330,9 @@ impl<'a> DenseOp<'a> {
             )));
         }
         if data.par_iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidInput("Input contains NaN or infinity.".into()));
+            return Err(Error::InvalidInput(
+                "Input contains NaN or infinity.".into(),
+            ));
         }
         Ok(DenseOp { nrows, ncols, data })
     }
@@ -374,12 +396,17 @@ impl<L: LinOp + ?Sized> LinOp for Transposed<'_, L> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     fn small() -> (Vec<i32>, Vec<i32>, Vec<f64>) {
         // [[1, 0, 2], [0, 0, 3], [4, 5, 0], [0, 0, 0]] with an unsorted, duplicated row 2
-        (vec![0, 2, 3, 6, 6], vec![2, 0, 2, 1, 0, 1], vec![2.0, 1.0, 3.0, 2.0, 4.0, 3.0])
+        (
+            vec![0, 2, 3, 6, 6],
+            vec![2, 0, 2, 1, 0, 1],
+            vec![2.0, 1.0, 3.0, 2.0, 4.0, 3.0],
+        )
     }
 
     #[test]

@@ -99,7 +99,10 @@ struct Ticker<'a> {
 
 impl<'a> Ticker<'a> {
     fn new(intr: &'a dyn Interrupt) -> Self {
-        Ticker { intr, last: Instant::now() }
+        Ticker {
+            intr,
+            last: Instant::now(),
+        }
     }
     fn tick(&mut self) -> Result<()> {
         if self.last.elapsed() >= Duration::from_millis(50) {
@@ -123,7 +126,10 @@ fn finish(f: Factors, transposed: bool, k: usize, m: usize, n: usize) -> Truncat
     let (u, v) = if transposed { (f.v, f.u) } else { (f.u, f.v) };
     let mut components = vec![0.0; k * n];
     for i in 0..k {
-        for (dst, src) in components[i * n..(i + 1) * n].iter_mut().zip(v.col(i).iter()) {
+        for (dst, src) in components[i * n..(i + 1) * n]
+            .iter_mut()
+            .zip(v.col(i).iter())
+        {
             *dst = *src;
         }
     }
@@ -163,12 +169,14 @@ fn check_shape(m: usize, n: usize, k: usize) -> Result<()> {
 fn gaussian_rows(seed: u64, rows: usize, cols: usize) -> Vec<f64> {
     const BLOCK: usize = 1024;
     let mut out = vec![0.0; rows * cols];
-    out.par_chunks_mut(BLOCK * cols).enumerate().for_each(|(b, chunk)| {
-        let mut rng = rng_stream(seed, b as u64);
-        for x in chunk.iter_mut() {
-            *x = rng.sample(StandardNormal);
-        }
-    });
+    out.par_chunks_mut(BLOCK * cols)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut rng = rng_stream(seed, b as u64);
+            for x in chunk.iter_mut() {
+                *x = rng.sample(StandardNormal);
+            }
+        });
     out
 }
 
@@ -201,15 +209,24 @@ fn cholesky_qr2(y: &mut [f64], rows: usize, cols: usize) -> Option<Mat<f64>> {
         let llt = g.llt(faer::Side::Lower).ok()?;
         let l = llt.L();
         let diag: Vec<f64> = (0..cols).map(|i| l[(i, i)].abs()).collect();
-        let (mn, mx) = diag.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &d| (a.min(d), b.max(d)));
-        if !(mn > 1e-6 * mx) && pass == 0 {
+        let (mn, mx) = diag
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), &d| (a.min(d), b.max(d)));
+        if pass == 0 && (mn.is_nan() || mn <= 1e-6 * mx) {
             return None;
         }
         // row-major Y is the column-major Y^T: solve L X = Y^T, i.e. Y <- Y L^{-T}
         let yt = MatMut::from_column_major_slice_mut(y, cols, rows);
         faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, yt, Par::rayon(0));
         let mut nr = Mat::<f64>::zeros(cols, cols);
-        matmul(nr.as_mut(), Accum::Replace, l.transpose(), r_total.as_ref(), 1.0, Par::Seq);
+        matmul(
+            nr.as_mut(),
+            Accum::Replace,
+            l.transpose(),
+            r_total.as_ref(),
+            1.0,
+            Par::Seq,
+        );
         r_total = nr;
     }
     Some(r_total)
@@ -238,7 +255,12 @@ fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
 /// orthonormal to rounding level), and the SVD `R = U_r S V_r^T` of the small `R`:
 /// `Z V_k = (Q U_r) S V_r^T`. Used when `σ_k / σ_1 > 1e-4`, where CholeskyQR2 is stable; otherwise
 /// the Householder QR path.
-fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+fn tall_svd(
+    z: &[f64],
+    rows: usize,
+    cols: usize,
+    k: usize,
+) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
     let zv = MatRef::from_row_major_slice(z, rows, cols);
     let c = gram_rm(z, rows, cols);
     let evd = c
@@ -280,7 +302,10 @@ fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, 
         let mut s = s;
         for (i, si) in s.iter_mut().enumerate().take(k) {
             // the norm of Z v_i is a more accurate singular value than sqrt(λ_i)
-            let nrm: f64 = (0..rows).map(|r| w[r * k + i] * w[r * k + i]).sum::<f64>().sqrt();
+            let nrm: f64 = (0..rows)
+                .map(|r| w[r * k + i] * w[r * k + i])
+                .sum::<f64>()
+                .sqrt();
             *si = nrm;
         }
         return Ok((u, s, v));
@@ -308,7 +333,14 @@ fn tall_svd(z: &[f64], rows: usize, cols: usize, k: usize) -> Result<(Mat<f64>, 
     }
     let mut vout = v;
     let mut vk = Mat::<f64>::zeros(cols, k);
-    matmul(vk.as_mut(), Accum::Replace, vout.as_ref().subcols(0, k), svd.V(), 1.0, Par::Seq);
+    matmul(
+        vk.as_mut(),
+        Accum::Replace,
+        vout.as_ref().subcols(0, k),
+        svd.V(),
+        1.0,
+        Par::Seq,
+    );
     vout.as_mut().subcols_mut(0, k).copy_from(vk.as_ref());
     Ok((u, s, vout))
 }
@@ -324,7 +356,14 @@ fn tall_svd_qr(z: &[f64], rows: usize, cols: usize) -> Result<(Mat<f64>, Vec<f64
         .map_err(|e| Error::InvalidInput(format!("SVD did not converge: {e:?}")))?;
     let q = qr.compute_thin_Q();
     let mut u = Mat::<f64>::zeros(rows, cols);
-    matmul(u.as_mut(), Accum::Replace, q.as_ref(), svd.U(), 1.0, Par::rayon(0));
+    matmul(
+        u.as_mut(),
+        Accum::Replace,
+        q.as_ref(),
+        svd.U(),
+        1.0,
+        Par::rayon(0),
+    );
     let s: Vec<f64> = svd.S().column_vector().iter().copied().collect();
     Ok((u, s, svd.V().to_owned()))
 }
@@ -363,7 +402,11 @@ fn randomized_inner<L: LinOp>(
     let l = (k + params.n_oversamples).min(m).max(k);
     let dbg = std::env::var_os("FT_DEBUG").is_some();
     let t0 = Instant::now();
-    let lap = |what: &str| if dbg { eprintln!("{what}: {:.3}", t0.elapsed().as_secs_f64()) };
+    let lap = |what: &str| {
+        if dbg {
+            eprintln!("{what}: {:.3}", t0.elapsed().as_secs_f64())
+        }
+    };
     let mut z = pool.install(|| gaussian_rows(params.seed, n, l));
     lap("omega");
     let mut y = vec![0.0; m * l];
@@ -390,11 +433,24 @@ fn randomized_inner<L: LinOp>(
     let q = MatRef::from_row_major_slice(&y, m, l);
     let mut u = Mat::<f64>::zeros(m, k);
     pool.install(|| {
-        matmul(u.as_mut(), Accum::Replace, q, vz.as_ref().subcols(0, k), 1.0, Par::rayon(0))
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            q,
+            vz.as_ref().subcols(0, k),
+            1.0,
+            Par::rayon(0),
+        )
     });
     let v = uz.as_ref().subcols(0, k).to_owned();
     intr.check()?;
-    Ok(Factors { u, s, v, n_iter: params.n_iter, converged: true })
+    Ok(Factors {
+        u,
+        s,
+        v,
+        n_iter: params.n_iter,
+        converged: true,
+    })
 }
 
 /// Truncated SVD by thick-restart Lanczos (Wu & Simon 2000) on the Gram matrix `G = A A^T` of
@@ -416,7 +472,9 @@ pub fn lanczos_svd<L: LinOp>(
     let (m, n, k) = (op.nrows(), op.ncols(), params.n_components);
     check_shape(m, n, k)?;
     if !(params.tol >= 0.0 && params.tol.is_finite()) {
-        return Err(Error::InvalidParameter("tol must be a non-negative number".into()));
+        return Err(Error::InvalidParameter(
+            "tol must be a non-negative number".into(),
+        ));
     }
     let f = if m <= n {
         lanczos_inner(op, params, pool, intr)?
@@ -455,7 +513,14 @@ fn block_orthogonalize(basis: &[f64], s: usize, cur: usize, w: &mut [f64], b: us
     let mut h2 = Mat::<f64>::zeros(cur, b);
     for _ in 0..2 {
         let wv = MatRef::from_column_major_slice(w, s, b);
-        matmul(h2.as_mut(), Accum::Replace, v.transpose(), wv, 1.0, Par::rayon(0));
+        matmul(
+            h2.as_mut(),
+            Accum::Replace,
+            v.transpose(),
+            wv,
+            1.0,
+            Par::rayon(0),
+        );
         let wm = MatMut::from_column_major_slice_mut(w, s, b);
         matmul(wm, Accum::Add, v, h2.as_ref(), -1.0, Par::rayon(0));
         h += &h2;
@@ -563,7 +628,8 @@ fn lanczos_inner<L: LinOp>(
             }
             apply_gram(&e[..s * bb], bb, &mut out[..s * bb]);
             for c in 0..bb {
-                g.col_as_slice_mut(c0 + c).copy_from_slice(&out[c * s..(c + 1) * s]);
+                g.col_as_slice_mut(c0 + c)
+                    .copy_from_slice(&out[c * s..(c + 1) * s]);
             }
             c0 += bb;
             intr.check()?;
@@ -616,7 +682,8 @@ fn lanczos_inner<L: LinOp>(
                 }
                 if cur + b > p {
                     // residual block: W = Q_r R_r (Q_r becomes the next block after restart)
-                    let r = pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
+                    let r =
+                        pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
                     break r;
                 }
                 let r = pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
@@ -643,12 +710,19 @@ fn lanczos_inner<L: LinOp>(
             let coupling = |i: usize, row: usize| -> f64 {
                 (0..b).map(|j| r_last[(row, j)] * y[(a + j, i)]).sum()
             };
-            let res = |i: usize| -> f64 { (0..b).map(|row| coupling(i, row).powi(2)).sum::<f64>().sqrt() };
+            let res = |i: usize| -> f64 {
+                (0..b)
+                    .map(|row| coupling(i, row).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
             let top = theta[0].abs().max(f64::MIN_POSITIVE);
             let converged = (0..k).all(|i| res(i) <= tol_e * theta[i].abs().max(eps23 * top));
             restarts += 1;
             if dbg {
-                let worst = (0..k).map(|i| res(i) / theta[i].abs().max(eps23 * top)).fold(0.0f64, f64::max);
+                let worst = (0..k)
+                    .map(|i| res(i) / theta[i].abs().max(eps23 * top))
+                    .fold(0.0f64, f64::max);
                 eprintln!("block lanczos b={b} p={p} restart {restarts} worst {worst:.3e}");
             }
             if converged || restarts >= max_restarts {
@@ -660,7 +734,14 @@ fn lanczos_inner<L: LinOp>(
             let mut kept = Mat::<f64>::zeros(s, kk);
             pool.install(|| {
                 let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
-                matmul(kept.as_mut(), Accum::Replace, v, y.as_ref().subcols(0, kk), 1.0, Par::rayon(0));
+                matmul(
+                    kept.as_mut(),
+                    Accum::Replace,
+                    v,
+                    y.as_ref().subcols(0, kk),
+                    1.0,
+                    Par::rayon(0),
+                );
             });
             basis.copy_within(cur * s..(cur + b) * s, kk * s);
             for c in 0..kk {
@@ -685,7 +766,14 @@ fn lanczos_inner<L: LinOp>(
     pool.install(|| {
         let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
         let dst = MatMut::from_row_major_slice_mut(&mut yk, s, k);
-        matmul(dst, Accum::Replace, v, y.as_ref().subcols(0, k), 1.0, Par::rayon(0));
+        matmul(
+            dst,
+            Accum::Replace,
+            v,
+            y.as_ref().subcols(0, k),
+            1.0,
+            Par::rayon(0),
+        );
     });
     drop(basis);
     // Orthonormalise the Ritz vectors (scipy does the same after ARPACK; see scipy gh-16712).
@@ -696,13 +784,33 @@ fn lanczos_inner<L: LinOp>(
     let (uz, sv, vz) = pool.install(|| tall_svd(&z, n, k, k))?;
     let ykm = MatRef::from_row_major_slice(&yk, s, k);
     let mut u = Mat::<f64>::zeros(s, k);
-    pool.install(|| matmul(u.as_mut(), Accum::Replace, ykm, vz.as_ref(), 1.0, Par::rayon(0)));
-    Ok(Factors { u, s: sv, v: uz, n_iter: restarts, converged })
+    pool.install(|| {
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            ykm,
+            vz.as_ref(),
+            1.0,
+            Par::rayon(0),
+        )
+    });
+    Ok(Factors {
+        u,
+        s: sv,
+        v: uz,
+        n_iter: restarts,
+        converged,
+    })
 }
 
 /// `out = X @ W^T` for a CSR `X` and a row-major `w` of shape `(k x ncols)` (e.g.
 /// `components_`): the projection used by `transform`. Returns row-major `(nrows x k)`.
-pub fn project<M: CsrLike>(a: &M, w: &[f64], k: usize, pool: &rayon::ThreadPool) -> Result<Vec<f64>> {
+pub fn project<M: CsrLike>(
+    a: &M,
+    w: &[f64],
+    k: usize,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<f64>> {
     let (m, n) = (a.nrows(), a.ncols());
     if w.len() != k * n {
         return Err(Error::ShapeMismatch(format!(
@@ -722,6 +830,7 @@ pub fn project<M: CsrLike>(a: &M, w: &[f64], k: usize, pool: &rayon::ThreadPool)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::linalg::sparse::{CsrRef, DenseOp, SparseOp};
@@ -787,21 +896,32 @@ mod tests {
         let (m, n, k) = (res.n_rows, res.n_cols, res.k);
         for i in 0..k {
             let rel = (res.singular_values[i] - exact[i]).abs() / exact[i];
-            assert!(rel < tol, "sv {i}: {} vs {} ({rel})", res.singular_values[i], exact[i]);
+            assert!(
+                rel < tol,
+                "sv {i}: {} vs {} ({rel})",
+                res.singular_values[i],
+                exact[i]
+            );
             // A v_i = s_i u_i
             for r in 0..m {
-                let av: f64 = (0..n).map(|c| a[r * n + c] * res.components[i * n + c]).sum();
+                let av: f64 = (0..n)
+                    .map(|c| a[r * n + c] * res.components[i * n + c])
+                    .sum();
                 assert!((av - res.singular_values[i] * res.u[r * k + i]).abs() < 1e-6 * exact[0]);
             }
             // sign convention
             let row = &res.components[i * n..(i + 1) * n];
-            let big = row.iter().fold(0.0f64, |acc, x| if x.abs() > acc.abs() { *x } else { acc });
+            let big = row
+                .iter()
+                .fold(0.0f64, |acc, x| if x.abs() > acc.abs() { *x } else { acc });
             assert!(big > 0.0);
         }
         // orthonormal components
         for a_ in 0..k {
             for b in 0..k {
-                let d: f64 = (0..n).map(|c| res.components[a_ * n + c] * res.components[b * n + c]).sum();
+                let d: f64 = (0..n)
+                    .map(|c| res.components[a_ * n + c] * res.components[b * n + c])
+                    .sum();
                 let e = if a_ == b { 1.0 } else { 0.0 };
                 assert!((d - e).abs() < 1e-8);
             }
@@ -816,7 +936,13 @@ mod tests {
             let exact = exact_sv(&a, m, n);
             let op = DenseOp::new(m, n, a.clone().into()).unwrap();
             for k in [1usize, 5, 20, m.min(n) - 1, m.min(n)] {
-                let p = LanczosParams { n_components: k, tol: 0.0, ncv: None, max_restarts: None, seed: 5 };
+                let p = LanczosParams {
+                    n_components: k,
+                    tol: 0.0,
+                    ncv: None,
+                    max_restarts: None,
+                    seed: 5,
+                };
                 let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
                 assert!(res.converged);
                 res.flip_signs();
@@ -834,7 +960,13 @@ mod tests {
         let op = DenseOp::new(m, n, a.clone().into()).unwrap();
         for k in [12usize, 35] {
             assert!(lanczos_sizes(k, None).0 > 1);
-            let p = LanczosParams { n_components: k, tol: 0.0, ncv: None, max_restarts: None, seed: 3 };
+            let p = LanczosParams {
+                n_components: k,
+                tol: 0.0,
+                ncv: None,
+                max_restarts: None,
+                seed: 3,
+            };
             let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
             assert!(res.converged);
             res.flip_signs();
@@ -852,7 +984,13 @@ mod tests {
         let mut dense = vec![0.0; m * n];
         for r in 0..m {
             if r < n {
-                let v = if r < 3 { 5.0 } else if r < 5 { 4.0 } else { 3.0 / (1.0 + r as f64 * 0.01) };
+                let v = if r < 3 {
+                    5.0
+                } else if r < 5 {
+                    4.0
+                } else {
+                    3.0 / (1.0 + r as f64 * 0.01)
+                };
                 indices.push(r as i64);
                 data.push(v);
                 dense[r * n + r] = v;
@@ -863,7 +1001,13 @@ mod tests {
         let op = SparseOp::new(a, a.transpose().unwrap()).unwrap();
         let exact = exact_sv(&dense, m, n);
         let pool = thread_pool(2).unwrap();
-        let p = LanczosParams { n_components: 6, tol: 0.0, ncv: None, max_restarts: None, seed: 1 };
+        let p = LanczosParams {
+            n_components: 6,
+            tol: 0.0,
+            ncv: None,
+            max_restarts: None,
+            seed: 1,
+        };
         let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
         res.flip_signs();
         check_factorization(&res, &dense, &exact, 1e-12);
@@ -876,12 +1020,22 @@ mod tests {
             let a = random_dense(m, n, 2, 0.8);
             let exact = exact_sv(&a, m, n);
             let op = DenseOp::new(m, n, a.clone().into()).unwrap();
-            let p = RandomizedParams { n_components: 5, n_oversamples: 10, n_iter: 5, seed: 9 };
+            let p = RandomizedParams {
+                n_components: 5,
+                n_oversamples: 10,
+                n_iter: 5,
+                seed: 9,
+            };
             let mut res = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
             res.flip_signs();
             check_factorization(&res, &a, &exact, 1e-8);
             // k + p >= min(shape): exact
-            let p = RandomizedParams { n_components: 45, n_oversamples: 10, n_iter: 0, seed: 9 };
+            let p = RandomizedParams {
+                n_components: 45,
+                n_oversamples: 10,
+                n_iter: 0,
+                seed: 9,
+            };
             let res = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
             for i in 0..45 {
                 assert!((res.singular_values[i] - exact[i]).abs() < 1e-10 * exact[0]);
@@ -894,7 +1048,12 @@ mod tests {
         let pool = thread_pool(2).unwrap();
         let a = random_dense(30, 20, 4, 0.9);
         let op = DenseOp::new(30, 20, a.into()).unwrap();
-        let p = RandomizedParams { n_components: 3, n_oversamples: 4, n_iter: 2, seed: 9 };
+        let p = RandomizedParams {
+            n_components: 3,
+            n_oversamples: 4,
+            n_iter: 2,
+            seed: 9,
+        };
         let r1 = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
         let r2 = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
         assert_eq!(r1.components, r2.components);
@@ -911,7 +1070,15 @@ mod tests {
         let pool = thread_pool(1).unwrap();
         let a = random_dense(30, 20, 4, 0.9);
         let op = DenseOp::new(30, 20, a.into()).unwrap();
-        let p = RandomizedParams { n_components: 3, n_oversamples: 4, n_iter: 2, seed: 9 };
-        assert_eq!(randomized_svd(&op, &p, &pool, &Always).unwrap_err(), Error::Cancelled);
+        let p = RandomizedParams {
+            n_components: 3,
+            n_oversamples: 4,
+            n_iter: 2,
+            seed: 9,
+        };
+        assert_eq!(
+            randomized_svd(&op, &p, &pool, &Always).unwrap_err(),
+            Error::Cancelled
+        );
     }
 }

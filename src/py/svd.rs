@@ -52,13 +52,29 @@ struct Fitted {
     x_new: Vec<f64>,
 }
 
-fn run<L: LinOp>(op: &L, st: &Settings, x_v: impl Fn(&[f64], &rayon::ThreadPool) -> crate::Result<Vec<f64>>, intr: &dyn Interrupt) -> crate::Result<Fitted> {
+fn run<L: LinOp>(
+    op: &L,
+    st: &Settings,
+    x_v: impl Fn(&[f64], &rayon::ThreadPool) -> crate::Result<Vec<f64>>,
+    intr: &dyn Interrupt,
+) -> crate::Result<Fitted> {
     let pool = thread_pool(st.n_threads)?;
     let mut svd = if st.arpack {
-        let p = LanczosParams { n_components: st.k, tol: st.tol, ncv: None, max_restarts: None, seed: st.seed };
+        let p = LanczosParams {
+            n_components: st.k,
+            tol: st.tol,
+            ncv: None,
+            max_restarts: None,
+            seed: st.seed,
+        };
         lanczos_svd(op, &p, &pool, intr)?
     } else {
-        let p = RandomizedParams { n_components: st.k, n_oversamples: st.n_oversamples, n_iter: st.n_iter, seed: st.seed };
+        let p = RandomizedParams {
+            n_components: st.k,
+            n_oversamples: st.n_oversamples,
+            n_iter: st.n_iter,
+            seed: st.seed,
+        };
         randomized_svd(op, &p, &pool, intr)?
     };
     svd.flip_signs();
@@ -79,14 +95,22 @@ fn run<L: LinOp>(op: &L, st: &Settings, x_v: impl Fn(&[f64], &rayon::ThreadPool)
     Ok(Fitted { svd, x_new })
 }
 
-fn out2<'py>(py: Python<'py>, v: Vec<f64>, r: usize, c: usize, f32_out: bool) -> PyResult<Bound<'py, PyAny>> {
+fn out2<'py>(
+    py: Python<'py>,
+    v: Vec<f64>,
+    r: usize,
+    c: usize,
+    f32_out: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     if f32_out {
         #[allow(clippy::cast_possible_truncation)]
         let w: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-        let a = Array2::from_shape_vec((r, c), w).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let a =
+            Array2::from_shape_vec((r, c), w).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
         Ok(a.into_pyarray(py).into_any())
     } else {
-        let a = Array2::from_shape_vec((r, c), v).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
+        let a =
+            Array2::from_shape_vec((r, c), v).map_err(|e| Error::ShapeMismatch(e.to_string()))?;
         Ok(a.into_pyarray(py).into_any())
     }
 }
@@ -101,7 +125,8 @@ fn to_py<'py>(py: Python<'py>, f: Fitted, f32_out: bool) -> PyResult<Bound<'py, 
 }
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| Error::InvalidInput("array is not contiguous".into()).into())
+    a.as_slice()
+        .map_err(|_| Error::InvalidInput("array is not contiguous".into()).into())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -157,14 +182,35 @@ fn truncated_svd_sparse<'py>(
     n_threads: usize,
     project_back: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let st = settings(algorithm, n_components, n_oversamples, n_iter, tol, seed, n_threads, project_back)?;
+    let st = settings(
+        algorithm,
+        n_components,
+        n_oversamples,
+        n_iter,
+        tol,
+        seed,
+        n_threads,
+        project_back,
+    )?;
     let shape = (n_rows, n_cols);
     let (fitted, f32_out) = match (indptr, indices, data) {
-        (Index::I32(p), Index::I32(i), Data::F64(d)) => (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, false),
-        (Index::I32(p), Index::I32(i), Data::F32(d)) => (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, true),
-        (Index::I64(p), Index::I64(i), Data::F64(d)) => (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, false),
-        (Index::I64(p), Index::I64(i), Data::F32(d)) => (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, true),
-        _ => return Err(Error::InvalidInput("indptr and indices must have the same dtype".into()).into()),
+        (Index::I32(p), Index::I32(i), Data::F64(d)) => {
+            (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, false)
+        }
+        (Index::I32(p), Index::I32(i), Data::F32(d)) => {
+            (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, true)
+        }
+        (Index::I64(p), Index::I64(i), Data::F64(d)) => {
+            (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, false)
+        }
+        (Index::I64(p), Index::I64(i), Data::F32(d)) => {
+            (fit_csr_typed(py, &p, &i, &d, shape, csc, &st)?, true)
+        }
+        _ => {
+            return Err(
+                Error::InvalidInput("indptr and indices must have the same dtype".into()).into(),
+            )
+        }
     };
     to_py(py, fitted, f32_out)
 }
@@ -183,9 +229,20 @@ fn settings(
     let arpack = match algorithm {
         "arpack" => true,
         "randomized" => false,
-        other => return Err(Error::InvalidParameter(format!("unknown algorithm {other:?}")).into()),
+        other => {
+            return Err(Error::InvalidParameter(format!("unknown algorithm {other:?}")).into())
+        }
     };
-    Ok(Settings { arpack, k, n_oversamples, n_iter, tol, seed, n_threads, project_back })
+    Ok(Settings {
+        arpack,
+        k,
+        n_oversamples,
+        n_iter,
+        tol,
+        seed,
+        n_threads,
+        project_back,
+    })
 }
 
 /// Truncated SVD of a dense C-contiguous matrix (float32 data is widened to float64).
@@ -204,7 +261,16 @@ fn truncated_svd_dense<'py>(
     n_threads: usize,
     project_back: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let st = settings(algorithm, n_components, n_oversamples, n_iter, tol, seed, n_threads, project_back)?;
+    let st = settings(
+        algorithm,
+        n_components,
+        n_oversamples,
+        n_iter,
+        tol,
+        seed,
+        n_threads,
+        project_back,
+    )?;
     let signals = PythonSignals::new();
     let not_contig = || -> PyErr { Error::InvalidInput("array is not C-contiguous".into()).into() };
     let (fitted, f32_out) = match x {
@@ -213,7 +279,12 @@ fn truncated_svd_dense<'py>(
             let s = a.as_slice().map_err(|_| not_contig())?;
             let r = py.detach(|| {
                 let op = DenseOp::new(m, n, Cow::Borrowed(s))?;
-                run(&op, &st, |w, pool| dense_project(&op, w, st.k, pool), &signals)
+                run(
+                    &op,
+                    &st,
+                    |w, pool| dense_project(&op, w, st.k, pool),
+                    &signals,
+                )
             });
             (r?, false)
         }
@@ -223,7 +294,12 @@ fn truncated_svd_dense<'py>(
             let r = py.detach(|| {
                 let wide: Vec<f64> = s.iter().map(|v| v.to_f64()).collect();
                 let op = DenseOp::new(m, n, Cow::Owned(wide))?;
-                run(&op, &st, |w, pool| dense_project(&op, w, st.k, pool), &signals)
+                run(
+                    &op,
+                    &st,
+                    |w, pool| dense_project(&op, w, st.k, pool),
+                    &signals,
+                )
             });
             (r?, true)
         }
@@ -231,7 +307,12 @@ fn truncated_svd_dense<'py>(
     to_py(py, fitted, f32_out)
 }
 
-fn dense_project(op: &DenseOp<'_>, w: &[f64], k: usize, pool: &rayon::ThreadPool) -> crate::Result<Vec<f64>> {
+fn dense_project(
+    op: &DenseOp<'_>,
+    w: &[f64],
+    k: usize,
+    pool: &rayon::ThreadPool,
+) -> crate::Result<Vec<f64>> {
     let (m, n) = (op.nrows(), op.ncols());
     let mut wt = vec![0.0; n * k];
     for i in 0..k {
@@ -244,6 +325,7 @@ fn dense_project(op: &DenseOp<'_>, w: &[f64], k: usize, pool: &rayon::ThreadPool
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn project_typed<T: Scalar + numpy::Element, I: SpIndex + numpy::Element>(
     py: Python<'_>,
     indptr: &PyReadonlyArray1<'_, I>,
@@ -281,16 +363,32 @@ fn project_sparse<'py>(
     if components.shape()[1] != n_cols {
         return Err(Error::ShapeMismatch("components and X disagree in n_features".into()).into());
     }
-    let w = components
-        .as_slice()
-        .map_err(|_| PyErr::from(Error::InvalidInput("components are not C-contiguous".into())))?;
+    let w = components.as_slice().map_err(|_| {
+        PyErr::from(Error::InvalidInput(
+            "components are not C-contiguous".into(),
+        ))
+    })?;
     let shape = (n_rows, n_cols);
     let (out, f32_out) = match (indptr, indices, data) {
-        (Index::I32(p), Index::I32(i), Data::F64(d)) => (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, false),
-        (Index::I32(p), Index::I32(i), Data::F32(d)) => (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, true),
-        (Index::I64(p), Index::I64(i), Data::F64(d)) => (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, false),
-        (Index::I64(p), Index::I64(i), Data::F32(d)) => (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, true),
-        _ => return Err(Error::InvalidInput("indptr and indices must have the same dtype".into()).into()),
+        (Index::I32(p), Index::I32(i), Data::F64(d)) => (
+            project_typed(py, &p, &i, &d, shape, w, k, n_threads)?,
+            false,
+        ),
+        (Index::I32(p), Index::I32(i), Data::F32(d)) => {
+            (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, true)
+        }
+        (Index::I64(p), Index::I64(i), Data::F64(d)) => (
+            project_typed(py, &p, &i, &d, shape, w, k, n_threads)?,
+            false,
+        ),
+        (Index::I64(p), Index::I64(i), Data::F32(d)) => {
+            (project_typed(py, &p, &i, &d, shape, w, k, n_threads)?, true)
+        }
+        _ => {
+            return Err(
+                Error::InvalidInput("indptr and indices must have the same dtype".into()).into(),
+            )
+        }
     };
     out2(py, out, n_rows, k, f32_out)
 }
