@@ -186,7 +186,9 @@ fn gram_rm(z: &[f64], rows: usize, cols: usize) -> Mat<f64> {
     const CHUNK: usize = 2048;
     debug_assert_eq!(z.len(), rows * cols);
     let zero = || Mat::<f64>::zeros(cols, cols);
-    let g = z
+    // partial products in chunk order, summed sequentially: bitwise reproducible whatever the
+    // thread count or work stealing (rayon's `reduce` order is not fixed).
+    let parts: Vec<Mat<f64>> = z
         .par_chunks(CHUNK * cols.max(1))
         .map(|c| {
             let r = c.len() / cols.max(1);
@@ -195,7 +197,11 @@ fn gram_rm(z: &[f64], rows: usize, cols: usize) -> Mat<f64> {
             matmul(g.as_mut(), Accum::Replace, v.transpose(), v, 1.0, Par::Seq);
             g
         })
-        .reduce(zero, |a, b| a + b);
+        .collect();
+    let mut g = zero();
+    for part in &parts {
+        g += part;
+    }
     Mat::<f64>::from_fn(cols, cols, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]))
 }
 
