@@ -1,0 +1,1090 @@
+//! Truncated SVD of a large (usually sparse) matrix: a randomized range finder and a
+//! thick-restart Lanczos solver, both working on the smaller side of the matrix.
+//!
+//! All dense factorizations (QR, SVD, symmetric eigendecomposition) are faer's. Heavy steps
+//! run inside `pool.install`; between them the calling thread asks the [`Interrupt`].
+
+use super::sparse::{csr_matmul, CsrLike, LinOp, Transposed};
+use crate::error::{Error, Result};
+use crate::runtime::{rng_stream, Interrupt};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use rand::Rng as _;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// Result of a truncated SVD `A ≈ U diag(s) V^T` with `k` components.
+#[derive(Debug, Clone)]
+pub struct TruncatedSvd {
+    /// Number of rows of `A`.
+    pub n_rows: usize,
+    /// Number of columns of `A`.
+    pub n_cols: usize,
+    /// Number of components `k`.
+    pub k: usize,
+    /// `V^T`, row-major `(k x n_cols)`: the right singular vectors as rows (`components_`).
+    pub components: Vec<f64>,
+    /// Singular values, non-increasing.
+    pub singular_values: Vec<f64>,
+    /// `U`, row-major `(n_rows x k)`: the left singular vectors as columns.
+    pub u: Vec<f64>,
+    /// Iterations done (power iterations, or Lanczos restarts).
+    pub n_iter: usize,
+    /// Whether the stopping criterion was met (always true for the randomized solver).
+    pub converged: bool,
+}
+
+impl TruncatedSvd {
+    /// Applies scikit-learn's `svd_flip(u, v, u_based_decision=False)`: each row of `V^T` is
+    /// negated (with the matching column of `U`) when its largest-magnitude entry (the first
+    /// one on ties) is negative.
+    pub fn flip_signs(&mut self) {
+        let (k, n, m) = (self.k, self.n_cols, self.n_rows);
+        for i in 0..k {
+            let row = &mut self.components[i * n..(i + 1) * n];
+            let mut best = 0.0f64;
+            let mut val = 0.0f64;
+            for &x in row.iter() {
+                if x.abs() > best {
+                    best = x.abs();
+                    val = x;
+                }
+            }
+            if val < 0.0 {
+                row.iter_mut().for_each(|x| *x = -*x);
+                for r in 0..m {
+                    self.u[r * k + i] = -self.u[r * k + i];
+                }
+            }
+        }
+    }
+}
+
+/// Parameters of [`randomized_svd`] (Halko, Martinsson & Tropp 2011, Algorithms 4.3/4.4 and 5.1).
+#[derive(Debug, Clone)]
+pub struct RandomizedParams {
+    /// Number of singular triplets `k`.
+    pub n_components: usize,
+    /// Extra random vectors `p` (the sketch has `k + p` columns).
+    pub n_oversamples: usize,
+    /// Power iterations `q`: the sketch is `(A A^T)^q A Ω`.
+    pub n_iter: usize,
+    /// Seed of the Gaussian test matrix `Ω`.
+    pub seed: u64,
+}
+
+/// Parameters of [`lanczos_svd`].
+#[derive(Debug, Clone)]
+pub struct LanczosParams {
+    /// Number of singular triplets `k` (`1 <= k <= min(shape)`).
+    pub n_components: usize,
+    /// Relative tolerance on singular triplets; 0 means machine precision. As in
+    /// `scipy.sparse.linalg.svds`, the Gram eigen-residuals must satisfy
+    /// `||G y - θ y|| <= max(tol², 64 ε) θ`.
+    pub tol: f64,
+    /// Lanczos basis size; `None` gives ARPACK's `min(s, max(2k + 1, 20))`.
+    pub ncv: Option<usize>,
+    /// Maximal number of restarts; `None` gives `10 s` (ARPACK's default), `s = min(shape)`.
+    pub max_restarts: Option<usize>,
+    /// Seed of the random start vector.
+    pub seed: u64,
+}
+
+/// Asks the [`Interrupt`] at most every 50 ms, always from the calling thread.
+struct Ticker<'a> {
+    intr: &'a dyn Interrupt,
+    last: Instant,
+}
+
+impl<'a> Ticker<'a> {
+    fn new(intr: &'a dyn Interrupt) -> Self {
+        Ticker {
+            intr,
+            last: Instant::now(),
+        }
+    }
+    fn tick(&mut self) -> Result<()> {
+        if self.last.elapsed() >= Duration::from_millis(50) {
+            self.intr.check()?;
+            self.last = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+/// Left/right factors of the operator the inner solvers see (column-major, `k` columns).
+struct Factors {
+    u: Mat<f64>,
+    s: Vec<f64>,
+    v: Mat<f64>,
+    n_iter: usize,
+    converged: bool,
+}
+
+fn finish(f: Factors, transposed: bool, k: usize, m: usize, n: usize) -> TruncatedSvd {
+    let (u, v) = if transposed { (f.v, f.u) } else { (f.u, f.v) };
+    let mut components = vec![0.0; k * n];
+    for i in 0..k {
+        for (dst, src) in components[i * n..(i + 1) * n]
+            .iter_mut()
+            .zip(v.col(i).iter())
+        {
+            *dst = *src;
+        }
+    }
+    let mut uu = vec![0.0; m * k];
+    for i in 0..k {
+        for (r, x) in u.col(i).iter().enumerate() {
+            uu[r * k + i] = *x;
+        }
+    }
+    TruncatedSvd {
+        n_rows: m,
+        n_cols: n,
+        k,
+        components,
+        singular_values: f.s[..k].to_vec(),
+        u: uu,
+        n_iter: f.n_iter,
+        converged: f.converged,
+    }
+}
+
+fn check_shape(m: usize, n: usize, k: usize) -> Result<()> {
+    if m == 0 || n == 0 {
+        return Err(Error::InvalidInput("the matrix is empty".into()));
+    }
+    if k == 0 || k > m.min(n) {
+        return Err(Error::InvalidParameter(format!(
+            "n_components must be in [1, min(n_samples, n_features)] = [1, {}], got {k}",
+            m.min(n)
+        )));
+    }
+    Ok(())
+}
+
+/// Row-major `(rows x cols)` standard normal matrix; rows are drawn in blocks of 1024 from
+/// independent streams `(seed, block)`, so the result does not depend on the thread count.
+fn gaussian_rows(seed: u64, rows: usize, cols: usize) -> Vec<f64> {
+    const BLOCK: usize = 1024;
+    let mut out = vec![0.0; rows * cols];
+    out.par_chunks_mut(BLOCK * cols)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let mut rng = rng_stream(seed, b as u64);
+            for x in chunk.iter_mut() {
+                *x = rng.sample(StandardNormal);
+            }
+        });
+    out
+}
+
+/// `Z^T Z` of a row-major `(rows x cols)` block: sequential gemms on row chunks in parallel,
+/// summed (a small output with a huge inner dimension parallelises poorly inside one gemm).
+fn gram_rm(z: &[f64], rows: usize, cols: usize) -> Mat<f64> {
+    const CHUNK: usize = 2048;
+    debug_assert_eq!(z.len(), rows * cols);
+    let zero = || Mat::<f64>::zeros(cols, cols);
+    // partial products in chunk order, summed sequentially: bitwise reproducible whatever the
+    // thread count or work stealing (rayon's `reduce` order is not fixed).
+    let parts: Vec<Mat<f64>> = z
+        .par_chunks(CHUNK * cols.max(1))
+        .map(|c| {
+            let r = c.len() / cols.max(1);
+            let v = MatRef::from_row_major_slice(c, r, cols);
+            let mut g = zero();
+            matmul(g.as_mut(), Accum::Replace, v.transpose(), v, 1.0, Par::Seq);
+            g
+        })
+        .collect();
+    let mut g = zero();
+    for part in &parts {
+        g += part;
+    }
+    Mat::<f64>::from_fn(cols, cols, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]))
+}
+
+/// CholeskyQR2 (Fukaya et al. 2014): `Y <- Y R^{-1}` twice with `R^T R = Y^T Y`. Returns the
+/// accumulated `R` (so `Y_in = Y_out R`), or `None`, leaving `Y` a basis of the same span, when
+/// `Y` is too ill-conditioned for it (`κ(Y) > 1e6`).
+fn cholesky_qr2(y: &mut [f64], rows: usize, cols: usize) -> Option<Mat<f64>> {
+    let mut r_total = Mat::<f64>::identity(cols, cols);
+    for pass in 0..2 {
+        let g = gram_rm(y, rows, cols);
+        let llt = g.llt(faer::Side::Lower).ok()?;
+        let l = llt.L();
+        let diag: Vec<f64> = (0..cols).map(|i| l[(i, i)].abs()).collect();
+        let (mn, mx) = diag
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), &d| (a.min(d), b.max(d)));
+        if pass == 0 && (mn.is_nan() || mn <= 1e-6 * mx) {
+            return None;
+        }
+        // row-major Y is the column-major Y^T: solve L X = Y^T, i.e. Y <- Y L^{-T}
+        let yt = MatMut::from_column_major_slice_mut(y, cols, rows);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(l, yt, Par::rayon(0));
+        let mut nr = Mat::<f64>::zeros(cols, cols);
+        matmul(
+            nr.as_mut(),
+            Accum::Replace,
+            l.transpose(),
+            r_total.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        r_total = nr;
+    }
+    Some(r_total)
+}
+
+/// Replaces the row-major `(rows x cols)` block `y` (`rows >= cols`) by an orthonormal basis of
+/// its column space: CholeskyQR2 when `y` is well conditioned (all level-3 work, parallel),
+/// otherwise Householder QR (thin Q).
+fn orthonormalize(y: &mut [f64], rows: usize, cols: usize) {
+    if cholesky_qr2(y, rows, cols).is_some() {
+        return;
+    }
+    let mut cm = Mat::<f64>::zeros(rows, cols);
+    cm.copy_from(MatRef::from_row_major_slice(y, rows, cols));
+    let q = cm.qr().compute_thin_Q();
+    let mut dst = MatMut::from_row_major_slice_mut(y, rows, cols);
+    dst.copy_from(q.as_ref());
+}
+
+/// Thin SVD of a tall row-major `(rows x cols)` block `Z`, accurate in its top `k` triplets:
+/// `(U_k, s, V)` with `U_k` `rows x k`, `s` the `cols` singular values (only the first `k`
+/// refined), `V` `cols x cols` (first `k` columns refined).
+///
+/// Fast path (only level-3 products over the tall side, which dominate the cost): eigenvectors
+/// `V` of the Gram `Z^T Z`, then `W = Z V_k` and CholeskyQR2 `W = Q R` (twice, so `Q` is
+/// orthonormal to rounding level), and the SVD `R = U_r S V_r^T` of the small `R`:
+/// `Z V_k = (Q U_r) S V_r^T`. Used when `σ_k / σ_1 > 1e-4`, where CholeskyQR2 is stable; otherwise
+/// the Householder QR path.
+fn tall_svd(
+    z: &[f64],
+    rows: usize,
+    cols: usize,
+    k: usize,
+) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+    let zv = MatRef::from_row_major_slice(z, rows, cols);
+    let c = gram_rm(z, rows, cols);
+    let evd = c
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
+    let lam: Vec<f64> = evd.S().column_vector().iter().rev().copied().collect();
+    let ev = evd.U();
+    let v = Mat::<f64>::from_fn(cols, cols, |r, j| ev[(r, cols - 1 - j)]);
+    if !(lam[0] > 0.0 && lam[k - 1] > 1e-8 * lam[0]) {
+        return tall_svd_qr(z, rows, cols);
+    }
+    // W = Z V_k, row-major rows x k (= column-major W^T, k x rows)
+    let mut w = vec![0.0; rows * k];
+    matmul(
+        MatMut::from_row_major_slice_mut(&mut w, rows, k),
+        Accum::Replace,
+        zv,
+        v.as_ref().subcols(0, k),
+        1.0,
+        Par::rayon(0),
+    );
+    if lam[k - 1] > 1e-4 * lam[0] {
+        // well conditioned top block: U_k = Z V_k S_k^{-1} directly; loss of orthogonality is
+        // ~ ε λ_1 / λ_k <= 1e4 ε.
+        let mut u = Mat::<f64>::zeros(rows, k);
+        let s: Vec<f64> = lam.iter().map(|x| x.max(0.0).sqrt()).collect();
+        for i in 0..k {
+            let ui = u.col_as_slice_mut(i);
+            let mut nrm = 0.0;
+            for (r, x) in ui.iter_mut().enumerate() {
+                *x = w[r * k + i];
+                nrm += *x * *x;
+            }
+            let nrm = nrm.sqrt();
+            if nrm > 0.0 {
+                ui.iter_mut().for_each(|x| *x /= nrm);
+            }
+        }
+        let mut s = s;
+        for (i, si) in s.iter_mut().enumerate().take(k) {
+            // the norm of Z v_i is a more accurate singular value than sqrt(λ_i)
+            let nrm: f64 = (0..rows)
+                .map(|r| w[r * k + i] * w[r * k + i])
+                .sum::<f64>()
+                .sqrt();
+            *si = nrm;
+        }
+        return Ok((u, s, v));
+    }
+    let r_total = match cholesky_qr2(&mut w, rows, k) {
+        Some(r) => r,
+        None => return tall_svd_qr(z, rows, cols),
+    };
+    // Z V_k = Q R_total; SVD of the small R_total
+    let svd = r_total
+        .svd()
+        .map_err(|e| Error::InvalidInput(format!("SVD did not converge: {e:?}")))?;
+    let mut u = Mat::<f64>::zeros(rows, k);
+    matmul(
+        u.as_mut(),
+        Accum::Replace,
+        MatRef::from_row_major_slice(&w, rows, k),
+        svd.U(),
+        1.0,
+        Par::rayon(0),
+    );
+    let mut s: Vec<f64> = lam.iter().map(|x| x.max(0.0).sqrt()).collect();
+    for (i, x) in svd.S().column_vector().iter().enumerate() {
+        s[i] = *x;
+    }
+    let mut vout = v;
+    let mut vk = Mat::<f64>::zeros(cols, k);
+    matmul(
+        vk.as_mut(),
+        Accum::Replace,
+        vout.as_ref().subcols(0, k),
+        svd.V(),
+        1.0,
+        Par::Seq,
+    );
+    vout.as_mut().subcols_mut(0, k).copy_from(vk.as_ref());
+    Ok((u, s, vout))
+}
+
+/// Householder-QR based thin SVD (robust for rank-deficient or very ill-conditioned `Z`).
+fn tall_svd_qr(z: &[f64], rows: usize, cols: usize) -> Result<(Mat<f64>, Vec<f64>, Mat<f64>)> {
+    let zv = MatRef::from_row_major_slice(z, rows, cols);
+    // QR first keeps the large factorization a cheap, parallel Householder QR.
+    let qr = zv.qr();
+    let r = qr.thin_R().to_owned();
+    let svd = r
+        .svd()
+        .map_err(|e| Error::InvalidInput(format!("SVD did not converge: {e:?}")))?;
+    let q = qr.compute_thin_Q();
+    let mut u = Mat::<f64>::zeros(rows, cols);
+    matmul(
+        u.as_mut(),
+        Accum::Replace,
+        q.as_ref(),
+        svd.U(),
+        1.0,
+        Par::rayon(0),
+    );
+    let s: Vec<f64> = svd.S().column_vector().iter().copied().collect();
+    Ok((u, s, svd.V().to_owned()))
+}
+
+/// Randomized truncated SVD (Halko et al. 2011; scikit-learn's `randomized_svd`).
+///
+/// With `s = min(m, n)` the smaller side, `l = min(k + p, s)` and `A` oriented so that it has
+/// `s` rows: `Y = A Ω`, `Q = qr(Y)`, then `q` times `Q = qr(A (A^T Q))`, and finally the SVD of
+/// `B^T = A^T Q` (`n x l`, via QR + SVD of `R`). That is the same sketch `(A A^T)^q A Ω` and the
+/// same number of products (`2q + 2`) as scikit-learn, but every power step is re-orthonormalised
+/// by QR (sklearn's default uses LU, which "can lose slightly in accuracy"), and the QR happens on
+/// the small side only, which is cheap. The first `k` triplets are returned.
+pub fn randomized_svd<L: LinOp>(
+    op: &L,
+    params: &RandomizedParams,
+    pool: &rayon::ThreadPool,
+    intr: &dyn Interrupt,
+) -> Result<TruncatedSvd> {
+    let (m, n, k) = (op.nrows(), op.ncols(), params.n_components);
+    check_shape(m, n, k)?;
+    let f = if m <= n {
+        randomized_inner(op, params, pool, intr)?
+    } else {
+        randomized_inner(&Transposed(op), params, pool, intr)?
+    };
+    Ok(finish(f, m > n, k, m, n))
+}
+
+fn randomized_inner<L: LinOp>(
+    op: &L,
+    params: &RandomizedParams,
+    pool: &rayon::ThreadPool,
+    intr: &dyn Interrupt,
+) -> Result<Factors> {
+    let (m, n, k) = (op.nrows(), op.ncols(), params.n_components);
+    let l = (k + params.n_oversamples).min(m).max(k);
+    let dbg = std::env::var_os("FT_DEBUG").is_some();
+    let t0 = Instant::now();
+    let lap = |what: &str| {
+        if dbg {
+            eprintln!("{what}: {:.3}", t0.elapsed().as_secs_f64())
+        }
+    };
+    let mut z = pool.install(|| gaussian_rows(params.seed, n, l));
+    lap("omega");
+    let mut y = vec![0.0; m * l];
+    pool.install(|| op.matmul(&z, l, &mut y));
+    intr.check()?;
+    pool.install(|| orthonormalize(&mut y, m, l));
+    for _ in 0..params.n_iter {
+        pool.install(|| op.matmul_t(&y, l, &mut z));
+        lap("XtQ");
+        intr.check()?;
+        pool.install(|| op.matmul(&z, l, &mut y));
+        intr.check()?;
+        lap("XQ");
+        pool.install(|| orthonormalize(&mut y, m, l));
+        lap("qr");
+    }
+    pool.install(|| op.matmul_t(&y, l, &mut z));
+    lap("final XtQ");
+    intr.check()?;
+    let (uz, s, vz) = pool.install(|| tall_svd(&z, n, l, k))?;
+    lap("tall svd");
+    drop(z);
+    // A^T Q = Uz S Vz^T  =>  A ≈ Q Q^T A = (Q Vz) S Uz^T.
+    let q = MatRef::from_row_major_slice(&y, m, l);
+    let mut u = Mat::<f64>::zeros(m, k);
+    pool.install(|| {
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            q,
+            vz.as_ref().subcols(0, k),
+            1.0,
+            Par::rayon(0),
+        )
+    });
+    let v = uz.as_ref().subcols(0, k).to_owned();
+    intr.check()?;
+    Ok(Factors {
+        u,
+        s,
+        v,
+        n_iter: params.n_iter,
+        converged: true,
+    })
+}
+
+/// Truncated SVD by thick-restart Lanczos (Wu & Simon 2000) on the Gram matrix `G = A A^T` of
+/// the smaller side, with full (DGKS) reorthogonalisation, followed by a Rayleigh–Ritz step:
+/// the SVD of `A^T Y_k` gives the singular triplets, exactly as `scipy.sparse.linalg.svds`
+/// post-processes ARPACK's eigenvectors (so singular values are accurate even where the
+/// eigenvalues `σ²` lose relative precision).
+///
+/// Each cycle extends the basis to `ncv` vectors, computes the Ritz pairs `(θ_i, y_i)` of
+/// `T = V^T G V`, and stops when `β |e_ncv^T y_i| <= max(tol², 64ε) max(θ_i, ε^{2/3} θ_1)` for the `k`
+/// largest (ARPACK's test). Otherwise it keeps `k + (ncv - k) / 2` Ritz vectors plus the
+/// residual direction (the "arrow" restart) and continues.
+pub fn lanczos_svd<L: LinOp>(
+    op: &L,
+    params: &LanczosParams,
+    pool: &rayon::ThreadPool,
+    intr: &dyn Interrupt,
+) -> Result<TruncatedSvd> {
+    let (m, n, k) = (op.nrows(), op.ncols(), params.n_components);
+    check_shape(m, n, k)?;
+    if !(params.tol >= 0.0 && params.tol.is_finite()) {
+        return Err(Error::InvalidParameter(
+            "tol must be a non-negative number".into(),
+        ));
+    }
+    let f = if m <= n {
+        lanczos_inner(op, params, pool, intr)?
+    } else {
+        lanczos_inner(&Transposed(op), params, pool, intr)?
+    };
+    Ok(finish(f, m > n, k, m, n))
+}
+
+/// Column-major `(rows x cols)` copy of a row-major block, and back.
+fn rm_to_cm(x: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = x[r * cols + c];
+        }
+    }
+}
+
+fn cm_to_rm(x: &[f64], rows: usize, cols: usize, out: &mut [f64]) {
+    for c in 0..cols {
+        for r in 0..rows {
+            out[r * cols + c] = x[c * rows + r];
+        }
+    }
+}
+
+/// Block classical Gram–Schmidt, two passes ("twice is enough"): removes from the column-major
+/// `(s x b)` block `w` its components along the first `cur` basis columns; returns the
+/// coefficients `V^T w_original` as a `(cur x b)` matrix.
+fn block_orthogonalize(basis: &[f64], s: usize, cur: usize, w: &mut [f64], b: usize) -> Mat<f64> {
+    let mut h = Mat::<f64>::zeros(cur, b);
+    if cur == 0 {
+        return h;
+    }
+    let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
+    let mut h2 = Mat::<f64>::zeros(cur, b);
+    for _ in 0..2 {
+        let wv = MatRef::from_column_major_slice(w, s, b);
+        matmul(
+            h2.as_mut(),
+            Accum::Replace,
+            v.transpose(),
+            wv,
+            1.0,
+            Par::rayon(0),
+        );
+        let wm = MatMut::from_column_major_slice_mut(w, s, b);
+        matmul(wm, Accum::Add, v, h2.as_ref(), -1.0, Par::rayon(0));
+        h += &h2;
+    }
+    h
+}
+
+/// Thin QR of the column-major `(s x b)` block `w` (already orthogonal to the first `cur` basis
+/// columns), written into `basis[cur..cur + b]`. Columns that were (numerically) dependent are
+/// replaced by random unit vectors orthogonal to everything before them, with a zero row in R.
+fn block_qr_into(
+    basis: &mut [f64],
+    s: usize,
+    cur: usize,
+    w: &[f64],
+    b: usize,
+    scale: f64,
+    rng: &mut crate::runtime::Rng,
+) -> Mat<f64> {
+    let wv = MatRef::from_column_major_slice(w, s, b);
+    let qr = wv.qr();
+    let mut r = qr.thin_R().to_owned();
+    let q = qr.compute_thin_Q();
+    for c in 0..b {
+        basis[(cur + c) * s..(cur + c + 1) * s].copy_from_slice(q.col_as_slice(c));
+    }
+    for i in 0..b {
+        if r[(i, i)].abs() <= 1e-10 * scale || !r[(i, i)].is_finite() {
+            for j in 0..b {
+                r[(i, j)] = 0.0;
+            }
+            let mut x: Vec<f64> = (0..s).map(|_| rng.sample(StandardNormal)).collect();
+            for _ in 0..2 {
+                for c in 0..cur + b {
+                    if c == cur + i {
+                        continue;
+                    }
+                    let col = &basis[c * s..(c + 1) * s];
+                    let d: f64 = col.iter().zip(&x).map(|(a, b)| a * b).sum();
+                    x.iter_mut().zip(col).for_each(|(a, b)| *a -= d * b);
+                }
+            }
+            let nx = norm(&x).max(f64::MIN_POSITIVE);
+            basis[(cur + i) * s..(cur + i + 1) * s]
+                .iter_mut()
+                .zip(&x)
+                .for_each(|(d, v)| *d = v / nx);
+        }
+    }
+    r
+}
+
+fn norm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Block size and basis size of the block Lanczos solver for `k` values on a side of size `s`.
+/// Blocks amortise one pass over the sparse matrix (memory bound) over `b` vectors.
+fn lanczos_sizes(k: usize, ncv: Option<usize>) -> (usize, usize) {
+    let b = k.div_ceil(10).clamp(1, 16);
+    let p = ncv.unwrap_or((2 * k + 2 * b).max(20)).max(k + 2 * b);
+    (b, p)
+}
+
+fn lanczos_inner<L: LinOp>(
+    op: &L,
+    params: &LanczosParams,
+    pool: &rayon::ThreadPool,
+    intr: &dyn Interrupt,
+) -> Result<Factors> {
+    let (s, n, k) = (op.nrows(), op.ncols(), params.n_components);
+    let (b, p) = lanczos_sizes(k, params.ncv);
+    let eps = f64::EPSILON;
+    // ARPACK's eps-level test stagnates at rounding level with restarts; 64 eps relative
+    // residual still bounds the eigenvalue error by ~1e-14 relative.
+    let tol_e = (params.tol * params.tol).max(64.0 * eps);
+    let eps23 = eps.powf(2.0 / 3.0);
+    let mut rng = rng_stream(params.seed, 0);
+    let dbg = std::env::var_os("FT_DEBUG").is_some();
+
+    // G v for a column-major (s x bb) block, via row-major sparse products.
+    let mut rm_in = vec![0.0; s * b];
+    let mut rm_mid = vec![0.0; n * b];
+    let mut rm_out = vec![0.0; s * b];
+    let mut apply_gram = |x: &[f64], bb: usize, out: &mut [f64]| {
+        pool.install(|| {
+            cm_to_rm(x, s, bb, &mut rm_in[..s * bb]);
+            op.matmul_t(&rm_in[..s * bb], bb, &mut rm_mid[..n * bb]);
+            op.matmul(&rm_mid[..n * bb], bb, &mut rm_out[..s * bb]);
+            rm_to_cm(&rm_out[..s * bb], s, bb, out);
+        });
+    };
+
+    let (theta, y, basis, restarts, converged) = if p + b > s {
+        // The Krylov space would be (nearly) the whole side: form G densely, block by block.
+        let mut g = Mat::<f64>::zeros(s, s);
+        let mut e = vec![0.0; s * b];
+        let mut out = vec![0.0; s * b];
+        let mut c0 = 0;
+        while c0 < s {
+            let bb = b.min(s - c0);
+            e.iter_mut().for_each(|x| *x = 0.0);
+            for c in 0..bb {
+                e[c * s + c0 + c] = 1.0;
+            }
+            apply_gram(&e[..s * bb], bb, &mut out[..s * bb]);
+            for c in 0..bb {
+                g.col_as_slice_mut(c0 + c)
+                    .copy_from_slice(&out[c * s..(c + 1) * s]);
+            }
+            c0 += bb;
+            intr.check()?;
+        }
+        let gs = Mat::<f64>::from_fn(s, s, |i, j| 0.5 * (g[(i, j)] + g[(j, i)]));
+        let evd = pool
+            .install(|| gs.self_adjoint_eigen(faer::Side::Lower))
+            .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
+        let vals: Vec<f64> = evd.S().column_vector().iter().copied().collect();
+        let theta: Vec<f64> = (0..s).rev().map(|i| vals[i]).collect();
+        let uv = evd.U();
+        let y = Mat::<f64>::from_fn(s, s, |r, c| uv[(r, s - 1 - c)]);
+        // basis = identity
+        let mut basis = vec![0.0; s * s];
+        for i in 0..s {
+            basis[i * s + i] = 1.0;
+        }
+        (theta, y, basis, 1usize, true)
+    } else {
+        let max_restarts = params.max_restarts.unwrap_or(10 * s).max(1);
+        let mut basis = vec![0.0; s * (p + b)];
+        let mut t = Mat::<f64>::zeros(p, p);
+        let mut w = vec![0.0; s * b];
+        // start block: Gaussian, orthonormalised
+        let start: Vec<f64> = (0..s * b).map(|_| rng.sample(StandardNormal)).collect();
+        let _ = pool.install(|| block_qr_into(&mut basis, s, 0, &start, b, 0.0, &mut rng));
+        let mut cur = b; // columns in the basis; the active block is [cur - b, cur)
+        let mut scale = 0.0f64;
+        let mut restarts = 0usize;
+        let mut ticker = Ticker::new(intr);
+        loop {
+            // expand until the basis holds p columns; the last product gives the residual block
+            let r_last = loop {
+                let a = cur - b;
+                apply_gram(&basis[a * s..cur * s], b, &mut w);
+                let h = pool.install(|| block_orthogonalize(&basis, s, cur, &mut w, b));
+                // symmetric fill of the new block column
+                for j in 0..b {
+                    for i in 0..a {
+                        t[(i, a + j)] = h[(i, j)];
+                        t[(a + j, i)] = h[(i, j)];
+                    }
+                    for i in 0..b {
+                        let v = 0.5 * (h[(a + i, j)] + h[(a + j, i)]);
+                        t[(a + i, a + j)] = v;
+                    }
+                }
+                for j in 0..b {
+                    scale = scale.max(h[(a + j, j)].abs());
+                }
+                if cur + b > p {
+                    // residual block: W = Q_r R_r (Q_r becomes the next block after restart)
+                    let r =
+                        pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
+                    break r;
+                }
+                let r = pool.install(|| block_qr_into(&mut basis, s, cur, &w, b, scale, &mut rng));
+                for i in 0..b {
+                    for j in 0..b {
+                        t[(cur + i, a + j)] = r[(i, j)];
+                        t[(a + j, cur + i)] = r[(i, j)];
+                    }
+                }
+                cur += b;
+                ticker.tick()?;
+            };
+            // Ritz pairs of T[..cur, ..cur], largest first
+            let tc = t.as_ref().submatrix(0, 0, cur, cur).to_owned();
+            let evd = tc
+                .self_adjoint_eigen(faer::Side::Lower)
+                .map_err(|e| Error::InvalidInput(format!("eigendecomposition failed: {e:?}")))?;
+            let vals: Vec<f64> = evd.S().column_vector().iter().copied().collect();
+            let theta: Vec<f64> = (0..cur).rev().map(|i| vals[i]).collect();
+            let uv = evd.U();
+            let y = Mat::<f64>::from_fn(cur, cur, |r, c| uv[(r, cur - 1 - c)]);
+            // coupling of each Ritz vector to the residual block: R_r y_i[last block]
+            let a = cur - b;
+            let coupling = |i: usize, row: usize| -> f64 {
+                (0..b).map(|j| r_last[(row, j)] * y[(a + j, i)]).sum()
+            };
+            let res = |i: usize| -> f64 {
+                (0..b)
+                    .map(|row| coupling(i, row).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let top = theta[0].abs().max(f64::MIN_POSITIVE);
+            let converged = (0..k).all(|i| res(i) <= tol_e * theta[i].abs().max(eps23 * top));
+            restarts += 1;
+            if dbg {
+                let worst = (0..k)
+                    .map(|i| res(i) / theta[i].abs().max(eps23 * top))
+                    .fold(0.0f64, f64::max);
+                eprintln!("block lanczos b={b} p={p} restart {restarts} worst {worst:.3e}");
+            }
+            if converged || restarts >= max_restarts {
+                break (theta, y, basis, restarts, converged);
+            }
+            intr.check()?;
+            // thick restart: kk Ritz vectors, then the residual block
+            let kk = (k + (p - k) / 2).min(p - 2 * b).max(k);
+            let mut kept = Mat::<f64>::zeros(s, kk);
+            pool.install(|| {
+                let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
+                matmul(
+                    kept.as_mut(),
+                    Accum::Replace,
+                    v,
+                    y.as_ref().subcols(0, kk),
+                    1.0,
+                    Par::rayon(0),
+                );
+            });
+            basis.copy_within(cur * s..(cur + b) * s, kk * s);
+            for c in 0..kk {
+                basis[c * s..(c + 1) * s].copy_from_slice(kept.col_as_slice(c));
+            }
+            t.fill(0.0);
+            for i in 0..kk {
+                t[(i, i)] = theta[i];
+                for row in 0..b {
+                    let v = coupling(i, row);
+                    t[(kk + row, i)] = v;
+                    t[(i, kk + row)] = v;
+                }
+            }
+            cur = kk + b;
+        }
+    };
+    let cur = y.nrows();
+    let _ = theta;
+    // Rayleigh–Ritz: Y_k (s x k) Ritz vectors, then SVD of A^T Y_k = Uz S Vz^T.
+    let mut yk = vec![0.0; s * k];
+    pool.install(|| {
+        let v = MatRef::from_column_major_slice(&basis[..s * cur], s, cur);
+        let dst = MatMut::from_row_major_slice_mut(&mut yk, s, k);
+        matmul(
+            dst,
+            Accum::Replace,
+            v,
+            y.as_ref().subcols(0, k),
+            1.0,
+            Par::rayon(0),
+        );
+    });
+    drop(basis);
+    // Orthonormalise the Ritz vectors (scipy does the same after ARPACK; see scipy gh-16712).
+    pool.install(|| orthonormalize(&mut yk, s, k));
+    let mut z = vec![0.0; n * k];
+    pool.install(|| op.matmul_t(&yk, k, &mut z));
+    intr.check()?;
+    let (uz, sv, vz) = pool.install(|| tall_svd(&z, n, k, k))?;
+    let ykm = MatRef::from_row_major_slice(&yk, s, k);
+    let mut u = Mat::<f64>::zeros(s, k);
+    pool.install(|| {
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            ykm,
+            vz.as_ref(),
+            1.0,
+            Par::rayon(0),
+        )
+    });
+    Ok(Factors {
+        u,
+        s: sv,
+        v: uz,
+        n_iter: restarts,
+        converged,
+    })
+}
+
+/// `out = X @ W^T` for a CSR `X` and a row-major `w` of shape `(k x ncols)` (e.g.
+/// `components_`): the projection used by `transform`. Returns row-major `(nrows x k)`.
+pub fn project<M: CsrLike>(
+    a: &M,
+    w: &[f64],
+    k: usize,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<f64>> {
+    let (m, n) = (a.nrows(), a.ncols());
+    if w.len() != k * n {
+        return Err(Error::ShapeMismatch(format!(
+            "components have {} values, expected {k} x {n}",
+            w.len()
+        )));
+    }
+    let mut wt = vec![0.0; n * k];
+    for i in 0..k {
+        for (j, x) in w[i * n..(i + 1) * n].iter().enumerate() {
+            wt[j * k + i] = *x;
+        }
+    }
+    let mut out = vec![0.0; m * k];
+    pool.install(|| csr_matmul(a, &wt, k, &mut out));
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::linalg::sparse::{CsrRef, DenseOp, SparseOp};
+    use crate::runtime::{thread_pool, NeverInterrupt};
+
+    fn random_dense(m: usize, n: usize, seed: u64, decay: f64) -> Vec<f64> {
+        // U diag(s) V^T with s_i = decay^i plus noise, built from Gaussian factors.
+        let g = gaussian_rows(seed, m, n);
+        let mut a = vec![0.0; m * n];
+        let cols: Vec<f64> = (0..n).map(|j| decay.powi(j as i32)).collect();
+        for r in 0..m {
+            for c in 0..n {
+                a[r * n + c] = g[r * n + c] * cols[c];
+            }
+        }
+        a
+    }
+
+    fn exact_sv(a: &[f64], m: usize, n: usize) -> Vec<f64> {
+        let svd = MatRef::from_row_major_slice(a, m, n).thin_svd().unwrap();
+        svd.S().column_vector().iter().copied().collect()
+    }
+
+    #[test]
+    fn orthonormalize_gives_orthonormal_columns() {
+        let (m, l) = (200, 12);
+        let mut y = gaussian_rows(3, m, l);
+        orthonormalize(&mut y, m, l);
+        for a in 0..l {
+            for b in 0..l {
+                let d: f64 = (0..m).map(|r| y[r * l + a] * y[r * l + b]).sum();
+                let e = if a == b { 1.0 } else { 0.0 };
+                assert!((d - e).abs() < 1e-12, "{a} {b} {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn tall_svd_of_known_matrix() {
+        // [[3, 0], [0, -2], [0, 0]] has singular values 3 and 2.
+        let z = [3.0, 0.0, 0.0, -2.0, 0.0, 0.0];
+        let (u, s, v) = tall_svd(&z, 3, 2, 2).unwrap();
+        assert!((s[0] - 3.0).abs() < 1e-14 && (s[1] - 2.0).abs() < 1e-14);
+        // reconstruct
+        for r in 0..3 {
+            for c in 0..2 {
+                let x: f64 = (0..2).map(|i| u[(r, i)] * s[i] * v[(c, i)]).sum();
+                assert!((x - z[r * 2 + c]).abs() < 1e-13);
+            }
+        }
+    }
+
+    #[test]
+    fn tall_svd_rank_deficient_uses_qr() {
+        // second column is zero: singular values 5 and 0
+        let z = [3.0, 0.0, 4.0, 0.0, 0.0, 0.0];
+        let (u, s, _) = tall_svd(&z, 3, 2, 2).unwrap();
+        assert!((s[0] - 5.0).abs() < 1e-14 && s[1].abs() < 1e-14);
+        assert!((u[(0, 0)].abs() - 0.6).abs() < 1e-14);
+    }
+
+    fn check_factorization(res: &TruncatedSvd, a: &[f64], exact: &[f64], tol: f64) {
+        let (m, n, k) = (res.n_rows, res.n_cols, res.k);
+        for i in 0..k {
+            let rel = (res.singular_values[i] - exact[i]).abs() / exact[i];
+            assert!(
+                rel < tol,
+                "sv {i}: {} vs {} ({rel})",
+                res.singular_values[i],
+                exact[i]
+            );
+            // A v_i = s_i u_i
+            for r in 0..m {
+                let av: f64 = (0..n)
+                    .map(|c| a[r * n + c] * res.components[i * n + c])
+                    .sum();
+                assert!((av - res.singular_values[i] * res.u[r * k + i]).abs() < 1e-6 * exact[0]);
+            }
+            // sign convention
+            let row = &res.components[i * n..(i + 1) * n];
+            let big = row
+                .iter()
+                .fold(0.0f64, |acc, x| if x.abs() > acc.abs() { *x } else { acc });
+            assert!(big > 0.0);
+        }
+        // orthonormal components
+        for a_ in 0..k {
+            for b in 0..k {
+                let d: f64 = (0..n)
+                    .map(|c| res.components[a_ * n + c] * res.components[b * n + c])
+                    .sum();
+                let e = if a_ == b { 1.0 } else { 0.0 };
+                assert!((d - e).abs() < 1e-8);
+            }
+        }
+    }
+
+    #[test]
+    fn lanczos_matches_dense_svd_both_orientations() {
+        let pool = thread_pool(2).unwrap();
+        for &(m, n) in &[(60usize, 40usize), (40, 60)] {
+            let a = random_dense(m, n, 11, 0.97);
+            let exact = exact_sv(&a, m, n);
+            let op = DenseOp::new(m, n, a.clone().into()).unwrap();
+            for k in [1usize, 5, 20, m.min(n) - 1, m.min(n)] {
+                let p = LanczosParams {
+                    n_components: k,
+                    tol: 0.0,
+                    ncv: None,
+                    max_restarts: None,
+                    seed: 5,
+                };
+                let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+                assert!(res.converged);
+                res.flip_signs();
+                check_factorization(&res, &a, &exact, 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn block_lanczos_matches_dense_svd() {
+        let pool = thread_pool(2).unwrap();
+        let (m, n) = (150usize, 220usize);
+        let a = random_dense(m, n, 13, 0.99);
+        let exact = exact_sv(&a, m, n);
+        let op = DenseOp::new(m, n, a.clone().into()).unwrap();
+        for k in [12usize, 35] {
+            assert!(lanczos_sizes(k, None).0 > 1);
+            let p = LanczosParams {
+                n_components: k,
+                tol: 0.0,
+                ncv: None,
+                max_restarts: None,
+                seed: 3,
+            };
+            let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+            assert!(res.converged);
+            res.flip_signs();
+            check_factorization(&res, &a, &exact, 1e-10);
+        }
+    }
+
+    #[test]
+    fn lanczos_on_sparse_with_clustered_spectrum() {
+        // diagonal-ish sparse matrix with repeated singular values 5,5,5,4,4,3,... plus a tail
+        let (m, n) = (300usize, 200usize);
+        let mut indptr = vec![0i64];
+        let mut indices = vec![];
+        let mut data = vec![];
+        let mut dense = vec![0.0; m * n];
+        for r in 0..m {
+            if r < n {
+                let v = if r < 3 {
+                    5.0
+                } else if r < 5 {
+                    4.0
+                } else {
+                    3.0 / (1.0 + r as f64 * 0.01)
+                };
+                indices.push(r as i64);
+                data.push(v);
+                dense[r * n + r] = v;
+            }
+            indptr.push(indices.len() as i64);
+        }
+        let a = CsrRef::new(m, n, &indptr, &indices, &data).unwrap();
+        let op = SparseOp::new(a, a.transpose().unwrap()).unwrap();
+        let exact = exact_sv(&dense, m, n);
+        let pool = thread_pool(2).unwrap();
+        let p = LanczosParams {
+            n_components: 6,
+            tol: 0.0,
+            ncv: None,
+            max_restarts: None,
+            seed: 1,
+        };
+        let mut res = lanczos_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+        res.flip_signs();
+        check_factorization(&res, &dense, &exact, 1e-12);
+    }
+
+    #[test]
+    fn randomized_is_accurate_on_decaying_spectrum() {
+        let pool = thread_pool(2).unwrap();
+        for &(m, n) in &[(80usize, 50usize), (50, 80)] {
+            let a = random_dense(m, n, 2, 0.8);
+            let exact = exact_sv(&a, m, n);
+            let op = DenseOp::new(m, n, a.clone().into()).unwrap();
+            let p = RandomizedParams {
+                n_components: 5,
+                n_oversamples: 10,
+                n_iter: 5,
+                seed: 9,
+            };
+            let mut res = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+            res.flip_signs();
+            check_factorization(&res, &a, &exact, 1e-8);
+            // k + p >= min(shape): exact
+            let p = RandomizedParams {
+                n_components: 45,
+                n_oversamples: 10,
+                n_iter: 0,
+                seed: 9,
+            };
+            let res = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+            for i in 0..45 {
+                assert!((res.singular_values[i] - exact[i]).abs() < 1e-10 * exact[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn reproducible_with_seed() {
+        let pool = thread_pool(2).unwrap();
+        let a = random_dense(30, 20, 4, 0.9);
+        let op = DenseOp::new(30, 20, a.into()).unwrap();
+        let p = RandomizedParams {
+            n_components: 3,
+            n_oversamples: 4,
+            n_iter: 2,
+            seed: 9,
+        };
+        let r1 = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+        let r2 = randomized_svd(&op, &p, &pool, &NeverInterrupt).unwrap();
+        assert_eq!(r1.components, r2.components);
+    }
+
+    #[test]
+    fn interrupt_is_honoured() {
+        struct Always;
+        impl Interrupt for Always {
+            fn check(&self) -> Result<()> {
+                Err(Error::Cancelled)
+            }
+        }
+        let pool = thread_pool(1).unwrap();
+        let a = random_dense(30, 20, 4, 0.9);
+        let op = DenseOp::new(30, 20, a.into()).unwrap();
+        let p = RandomizedParams {
+            n_components: 3,
+            n_oversamples: 4,
+            n_iter: 2,
+            seed: 9,
+        };
+        assert_eq!(
+            randomized_svd(&op, &p, &pool, &Always).unwrap_err(),
+            Error::Cancelled
+        );
+    }
+}
