@@ -214,24 +214,58 @@ pub(crate) fn blocks<I: CsrIndex, T: Count>(
     out
 }
 
-/// Chunks of documents `0..D` each worth about `budget` (nonzeros x topics) of work, so that one
-/// chunk runs in roughly a tenth of a second; the caller checks for Ctrl-C between chunks.
-pub(crate) fn chunks<I: CsrIndex, T: Count>(
+/// Chunks of documents `lo..hi` each worth about `budget` (nonzeros x `work_per_nnz`) of work,
+/// so that one chunk runs in roughly a tenth of a second; the caller checks for Ctrl-C between
+/// chunks.
+pub(crate) fn chunks_in<I: CsrIndex, T: Count>(
     x: &CsrView<'_, I, T>,
+    lo: usize,
+    hi: usize,
     work_per_nnz: usize,
     budget: usize,
 ) -> Vec<(usize, usize)> {
     let per = (budget / work_per_nnz.max(1)).max(1);
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < x.n_rows() {
+    let mut start = lo;
+    while start < hi {
         let lim = x.row_start(start) + per;
         let mut end = start + 1;
-        while end < x.n_rows() && x.row_start(end + 1) <= lim {
+        while end < hi && x.row_start(end + 1) <= lim {
             end += 1;
         }
         out.push((start, end));
         start = end;
+    }
+    out
+}
+
+/// [`chunks_in`] over all documents.
+pub(crate) fn chunks<I: CsrIndex, T: Count>(
+    x: &CsrView<'_, I, T>,
+    work_per_nnz: usize,
+    budget: usize,
+) -> Vec<(usize, usize)> {
+    chunks_in(x, 0, x.n_rows(), work_per_nnz, budget)
+}
+
+/// Splits `s` into consecutive pieces of the given sizes (which must sum to at most its length).
+pub(crate) fn split_parts<'a>(mut s: &'a mut [f64], sizes: &[usize]) -> Vec<&'a mut [f64]> {
+    let mut out = Vec::with_capacity(sizes.len());
+    for &n in sizes {
+        let (a, b) = std::mem::take(&mut s).split_at_mut(n);
+        out.push(a);
+        s = b;
+    }
+    out
+}
+
+/// Transpose of a row-major `rows x cols` buffer.
+pub(crate) fn transpose_buf(v: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut out = vec![0.0; v.len()];
+    for i in 0..rows {
+        for j in 0..cols {
+            out[j * rows + i] = v[i * cols + j];
+        }
     }
     out
 }
