@@ -1,6 +1,6 @@
 //! Bindings of the topic models: CSR triples in (zero-copy), numpy arrays out.
 
-use crate::topic::{plsa, CsrView};
+use crate::topic::{lda, plsa, CsrView};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -128,8 +128,166 @@ fn plsa_fold_in<'py>(
     Ok((out.doc_topic.into_pyarray(py), out.loglik, out.n_tokens))
 }
 
+#[allow(clippy::too_many_arguments)]
+fn lda_params(
+    doc_topic_prior: f64,
+    topic_word_prior: f64,
+    learning_decay: f64,
+    learning_offset: f64,
+    batch_size: usize,
+    max_doc_update_iter: usize,
+    mean_change_tol: f64,
+    n_threads: usize,
+) -> lda::LdaParams {
+    lda::LdaParams {
+        doc_topic_prior,
+        topic_word_prior,
+        learning_decay,
+        learning_offset,
+        batch_size,
+        max_doc_update_iter,
+        mean_change_tol,
+        n_threads,
+    }
+}
+
+/// One LDA pass (batch update, or all online mini-batches): (components_, exp_dirichlet_component_, n_batch_iter).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn lda_epoch<'py>(
+    py: Python<'py>,
+    indptr: Idx<'py>,
+    indices: Idx<'py>,
+    data: Vals<'py>,
+    shape: (usize, usize),
+    components: PyReadonlyArray2<'py, f64>,
+    n_batch_iter: u64,
+    online: bool,
+    total_samples: f64,
+    batch_size: usize,
+    learning_decay: f64,
+    learning_offset: f64,
+    doc_topic_prior: f64,
+    topic_word_prior: f64,
+    max_doc_update_iter: usize,
+    mean_change_tol: f64,
+    seed: u64,
+    n_threads: usize,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, u64)> {
+    let params = lda_params(
+        doc_topic_prior,
+        topic_word_prior,
+        learning_decay,
+        learning_offset,
+        batch_size,
+        max_doc_update_iter,
+        mean_change_tol,
+        n_threads,
+    );
+    let learning = if online {
+        lda::Learning::Online { total_samples }
+    } else {
+        lda::Learning::Batch
+    };
+    let lam = components.as_array();
+    let signals = PythonSignals::new();
+    let out = with_csr!(indptr, indices, data, shape, |x| {
+        py.detach(|| lda::epoch(&x, lam, n_batch_iter, &params, learning, seed, &signals))
+            .map_err(PyErr::from)
+    })?;
+    Ok((
+        out.components.into_pyarray(py),
+        out.exp_dirichlet_component.into_pyarray(py),
+        out.n_batch_iter,
+    ))
+}
+
+/// LDA E-step from ones with fixed topics: unnormalised doc-topic distribution (gamma).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn lda_transform<'py>(
+    py: Python<'py>,
+    indptr: Idx<'py>,
+    indices: Idx<'py>,
+    data: Vals<'py>,
+    shape: (usize, usize),
+    components: PyReadonlyArray2<'py, f64>,
+    doc_topic_prior: f64,
+    max_doc_update_iter: usize,
+    mean_change_tol: f64,
+    n_threads: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let params = lda_params(
+        doc_topic_prior,
+        1.0,
+        0.7,
+        10.0,
+        1,
+        max_doc_update_iter,
+        mean_change_tol,
+        n_threads,
+    );
+    let lam = components.as_array();
+    let signals = PythonSignals::new();
+    let out = with_csr!(indptr, indices, data, shape, |x| {
+        py.detach(|| lda::transform(&x, lam, &params, &signals))
+            .map_err(PyErr::from)
+    })?;
+    Ok(out.into_pyarray(py))
+}
+
+/// scikit-learn's `_approx_bound` (variational lower bound of the log-likelihood).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn lda_bound<'py>(
+    py: Python<'py>,
+    indptr: Idx<'py>,
+    indices: Idx<'py>,
+    data: Vals<'py>,
+    shape: (usize, usize),
+    gamma: PyReadonlyArray2<'py, f64>,
+    components: PyReadonlyArray2<'py, f64>,
+    doc_topic_prior: f64,
+    topic_word_prior: f64,
+    doc_ratio: f64,
+    n_threads: usize,
+) -> PyResult<f64> {
+    let (g, lam) = (gamma.as_array(), components.as_array());
+    let signals = PythonSignals::new();
+    with_csr!(indptr, indices, data, shape, |x| {
+        py.detach(|| {
+            lda::approx_bound(
+                &x,
+                g,
+                lam,
+                doc_topic_prior,
+                topic_word_prior,
+                doc_ratio,
+                n_threads,
+                &signals,
+            )
+        })
+        .map_err(PyErr::from)
+    })
+}
+
+/// exp(E[log beta]) of a topic-word matrix.
+#[pyfunction]
+fn lda_exp_dirichlet<'py>(
+    py: Python<'py>,
+    components: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let lam = components.as_array();
+    let out = py.detach(|| lda::exp_dirichlet_component(lam))?;
+    Ok(out.into_pyarray(py))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plsa_fit, m)?)?;
     m.add_function(wrap_pyfunction!(plsa_fold_in, m)?)?;
+    m.add_function(wrap_pyfunction!(lda_epoch, m)?)?;
+    m.add_function(wrap_pyfunction!(lda_transform, m)?)?;
+    m.add_function(wrap_pyfunction!(lda_bound, m)?)?;
+    m.add_function(wrap_pyfunction!(lda_exp_dirichlet, m)?)?;
     Ok(())
 }

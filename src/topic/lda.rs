@@ -20,7 +20,9 @@
 //! random start of each document is drawn from its own stream (seed, document index), so a
 //! result depends on the thread count only through the summation order of the accumulators.
 
-use super::special::{digamma, exp_digamma_minus, exp_dirichlet_expectation, ln_gamma};
+use super::special::{
+    digamma, exp_digamma_minus_fast, exp_dirichlet_expectation, ln_gamma,
+};
 use super::{
     axpy, blocks, chunks_in, dot, split_parts, transpose_buf, Count, CsrIndex, CsrView,
     CHUNK_BUDGET,
@@ -172,8 +174,48 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
         Ok(())
     }
 
+    /// Runs [`Self::doc_block_body`] compiled for AVX2 when the CPU has it (same arithmetic
+    /// in the same order, so the same bits; only the vector width differs).
     #[allow(clippy::too_many_arguments)]
     fn doc_block(
+        &self,
+        a: usize,
+        b: usize,
+        gamma: &mut [f64],
+        eb_t: &[f64],
+        acc: Option<&mut Vec<f64>>,
+        init: Init,
+        dist: &Gamma<f64>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked on the line above.
+                return unsafe { self.doc_block_avx2(a, b, gamma, eb_t, acc, init, dist) };
+            }
+        }
+        self.doc_block_body(a, b, gamma, eb_t, acc, init, dist)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    fn doc_block_avx2(
+        &self,
+        a: usize,
+        b: usize,
+        gamma: &mut [f64],
+        eb_t: &[f64],
+        acc: Option<&mut Vec<f64>>,
+        init: Init,
+        dist: &Gamma<f64>,
+    ) {
+        self.doc_block_body(a, b, gamma, eb_t, acc, init, dist)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn doc_block_body(
         &self,
         a: usize,
         b: usize,
@@ -208,6 +250,7 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
 
     /// The fixed-point loop of one document; leaves `exp(E[log theta_d])` in `s.exp_doc` and
     /// the document's rows of `exp(E[log beta])` in `s.eb`.
+    #[inline(always)]
     fn doc_update(&self, d: usize, g: &mut [f64], eb_t: &[f64], s: &mut Scratch) {
         let k = self.k;
         let alpha = self.p.doc_topic_prior;
@@ -244,13 +287,7 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
         self.pool.install(|| {
             eb_t.par_chunks_mut(rows * k)
                 .zip(lambda_t.par_chunks(rows * k))
-                .for_each(|(e, l)| {
-                    for (er, lr) in e.chunks_mut(k).zip(l.chunks(k)) {
-                        for z in 0..k {
-                            er[z] = exp_digamma_minus(lr[z], psi_tot[z]);
-                        }
-                    }
-                })
+                .for_each(|(e, l)| fill_exp_elog(e, l, &psi_tot))
         });
     }
 
@@ -310,6 +347,34 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
             })
         });
         self.exp_elog(lambda_t, eb_t);
+    }
+}
+
+/// `e[w, k] = exp(psi(l[w, k]) - psi_tot[k])` over rows of length K (AVX2 when available).
+fn fill_exp_elog(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked on the line above.
+            return unsafe { fill_exp_elog_avx2(e, l, psi_tot) };
+        }
+    }
+    fill_exp_elog_body(e, l, psi_tot)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_exp_elog_avx2(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
+    fill_exp_elog_body(e, l, psi_tot)
+}
+
+#[inline(always)]
+fn fill_exp_elog_body(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
+    let k = psi_tot.len();
+    for (er, lr) in e.chunks_exact_mut(k).zip(l.chunks_exact(k)) {
+        for ((o, v), c) in er.iter_mut().zip(lr).zip(psi_tot) {
+            *o = exp_digamma_minus_fast(*v, *c);
+        }
     }
 }
 
@@ -429,7 +494,7 @@ pub fn exp_dirichlet_component(components: ArrayView2<'_, f64>) -> Result<Array2
     for (z, row) in components.outer_iter().enumerate() {
         let pt = digamma(row.sum());
         for (j, v) in row.iter().enumerate() {
-            out[[z, j]] = exp_digamma_minus(*v, pt);
+            out[[z, j]] = exp_digamma_minus_fast(*v, pt);
         }
     }
     Ok(out)

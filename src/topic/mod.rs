@@ -274,7 +274,7 @@ pub(crate) fn transpose_buf(v: &[f64], rows: usize, cols: usize) -> Vec<f64> {
 pub(crate) const CHUNK_BUDGET: usize = 40_000_000;
 
 /// Dot product with four partial sums (lets the compiler use SIMD without fast-math).
-#[inline]
+#[inline(always)]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -295,7 +295,7 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 pub(crate) fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;

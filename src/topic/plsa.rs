@@ -113,7 +113,41 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
         Ok(ll)
     }
 
+    /// Runs [`Self::block_body`] compiled for AVX2 when the CPU has it (same arithmetic in the
+    /// same order, so the same bits).
     fn block(
+        &self,
+        a: usize,
+        b: usize,
+        theta: &mut [f64],
+        phit: &[f64],
+        acc: Option<&mut Vec<f64>>,
+    ) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked on the line above.
+                return unsafe { self.block_avx2(a, b, theta, phit, acc) };
+            }
+        }
+        self.block_body(a, b, theta, phit, acc)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn block_avx2(
+        &self,
+        a: usize,
+        b: usize,
+        theta: &mut [f64],
+        phit: &[f64],
+        acc: Option<&mut Vec<f64>>,
+    ) -> f64 {
+        self.block_body(a, b, theta, phit, acc)
+    }
+
+    #[inline(always)]
+    fn block_body(
         &self,
         a: usize,
         b: usize,
