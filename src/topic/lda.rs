@@ -118,9 +118,15 @@ struct Ctx<'a, I, T> {
     n_threads: usize,
 }
 
-/// Per-thread scratch buffers.
+/// Per-thread scratch buffers. The document's rows of `exp(E[log beta])` are gathered
+/// topic-major (`ebk[z * n + j]` for its j-th word), so that both halves of the fixed-point
+/// step run over long contiguous vectors of the document's words:
+/// `norm = sum_z exp_doc[z] * ebk[z]` (K axpys) and `acc[z] = <ebk[z], cnt / norm>` (K dots).
 struct Scratch {
-    eb: Vec<f64>,
+    ebk: Vec<f64>,
+    words: Vec<usize>,
+    cnt: Vec<f64>,
+    norm: Vec<f64>,
     exp_doc: Vec<f64>,
     acc: Vec<f64>,
     last: Vec<f64>,
@@ -129,10 +135,27 @@ struct Scratch {
 impl Scratch {
     fn new(k: usize) -> Self {
         Scratch {
-            eb: Vec::new(),
+            ebk: Vec::new(),
+            words: Vec::new(),
+            cnt: Vec::new(),
+            norm: Vec::new(),
             exp_doc: vec![0.0; k],
             acc: vec![0.0; k],
             last: vec![0.0; k],
+        }
+    }
+
+    /// `norm[j] <- cnt[j] / (sum_z exp_doc[z] ebk[z, j] + eps)`.
+    #[inline(always)]
+    fn ratios(&mut self) {
+        let n = self.cnt.len();
+        self.norm.clear();
+        self.norm.resize(n, 0.0);
+        for (z, e) in self.exp_doc.iter().enumerate() {
+            axpy(&mut self.norm, *e, &self.ebk[z * n..(z + 1) * n]);
+        }
+        for (r, c) in self.norm.iter_mut().zip(&self.cnt) {
+            *r = c / (*r + EPS);
         }
     }
 }
@@ -238,35 +261,41 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
             }
             self.doc_update(d, g, eb_t, &mut s);
             if let Some(ac) = acc.as_deref_mut() {
-                let Scratch { eb, exp_doc, .. } = &s;
-                for (j, (w, n)) in self.x.row(d).enumerate() {
-                    let e = &eb[j * k..(j + 1) * k];
-                    let norm = dot(exp_doc, e) + EPS;
-                    axpy(&mut ac[w * k..(w + 1) * k], n / norm, exp_doc);
+                s.ratios();
+                for (w, r) in s.words.iter().zip(&s.norm) {
+                    axpy(&mut ac[w * k..(w + 1) * k], *r, &s.exp_doc);
                 }
             }
         }
     }
 
     /// The fixed-point loop of one document; leaves `exp(E[log theta_d])` in `s.exp_doc` and
-    /// the document's rows of `exp(E[log beta])` in `s.eb`.
+    /// the document's words, counts and topic-major rows of `exp(E[log beta])` in `s`.
     #[inline(always)]
     fn doc_update(&self, d: usize, g: &mut [f64], eb_t: &[f64], s: &mut Scratch) {
         let k = self.k;
         let alpha = self.p.doc_topic_prior;
-        s.eb.clear();
-        for (w, _) in self.x.row(d) {
-            s.eb.extend_from_slice(&eb_t[w * k..(w + 1) * k]);
+        s.words.clear();
+        s.cnt.clear();
+        for (w, n) in self.x.row(d) {
+            s.words.push(w);
+            s.cnt.push(n);
+        }
+        let n = s.words.len();
+        s.ebk.clear();
+        s.ebk.resize(n * k, 0.0);
+        for (j, w) in s.words.iter().enumerate() {
+            for (z, v) in eb_t[w * k..(w + 1) * k].iter().enumerate() {
+                s.ebk[z * n + j] = *v;
+            }
         }
         // exp(E[log theta]) of the start, without the prior (as scikit-learn).
         exp_dirichlet_expectation(g, &mut s.exp_doc);
         for _ in 0..self.p.max_doc_update_iter {
             s.last.copy_from_slice(g);
-            s.acc.fill(0.0);
-            for (j, (_, n)) in self.x.row(d).enumerate() {
-                let e = &s.eb[j * k..(j + 1) * k];
-                let norm = dot(&s.exp_doc, e) + EPS;
-                axpy(&mut s.acc, n / norm, e);
+            s.ratios();
+            for z in 0..k {
+                s.acc[z] = dot(&s.ebk[z * n..(z + 1) * n], &s.norm);
             }
             for ((gv, ed), av) in g.iter_mut().zip(&s.exp_doc).zip(&s.acc) {
                 *gv = ed * av + alpha;

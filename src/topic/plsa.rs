@@ -4,6 +4,11 @@
 //! `L = sum_{d,w} n(d,w) log P(w|d)` (the `P(d)` factor of the joint model is a constant).
 //! E-step: `P(z|d,w) ∝ P(z|d) P(w|z)`; M-step from the expected counts `n(d,w) P(z|d,w)`:
 //! `P(w|z) ∝ sum_d n(d,w) P(z|d,w)`, `P(z|d) = sum_w n(d,w) P(z|d,w) / n(d)`.
+//! Each iteration is an ECM step (Meng & Rubin 1993), exactly like the alternating
+//! multiplicative updates of KL-NMF: first the EM update of every `P(z|d)` with `P(w|z)` fixed,
+//! then the EM update of `P(w|z)` with the new `P(z|d)`. Both halves are EM steps of a
+//! restricted problem, so the log-likelihood still never decreases, and it climbs faster per
+//! sweep than the simultaneous update. Both halves run in the same sweep, document by document.
 //! The posterior is never stored: for each nonzero we form `s = sum_z P(z|d)P(w|z)` and add
 //! `n/s * P(w|z)` to a per-document accumulator and `n/s * P(z|d)` to a per-thread word-topic
 //! accumulator; the factors `P(z|d)` resp. `P(w|z)` are multiplied back once per row. This is the
@@ -160,21 +165,26 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
         let mut ll = 0.0;
         for d in a..b {
             let th = &mut theta[(d - a) * k..(d - a + 1) * k];
-            tacc.iter_mut().for_each(|v| *v = 0.0);
+            tacc.fill(0.0);
             for (w, n) in self.x.row(d) {
                 let ph = &phit[w * k..(w + 1) * k];
                 let s = dot(th, ph);
                 if s > 0.0 && n > 0.0 {
                     ll += n * s.ln();
-                    let r = n / s;
-                    axpy(&mut tacc, r, ph);
-                    if let Some(ac) = acc.as_deref_mut() {
-                        axpy(&mut ac[w * k..(w + 1) * k], r, th);
-                    }
+                    axpy(&mut tacc, n / s, ph);
                 }
             }
-            if acc.is_some() {
+            if let Some(ac) = acc.as_deref_mut() {
                 update_row(th, &tacc);
+                // Second half of the ECM step: the word-topic statistics use the document's
+                // new P(z|d). The rows of P(w|z) were just read, so this costs cache hits only.
+                for (w, n) in self.x.row(d) {
+                    let ph = &phit[w * k..(w + 1) * k];
+                    let s = dot(th, ph);
+                    if s > 0.0 && n > 0.0 {
+                        axpy(&mut ac[w * k..(w + 1) * k], n / s, th);
+                    }
+                }
             }
         }
         ll
@@ -490,12 +500,15 @@ mod tests {
         (dense.len(), dense[0].len(), ip, ix, v)
     }
 
-    /// One EM step on a 2x2 matrix with K = 2, worked by hand:
-    /// n = [[2, 0], [1, 1]], theta0 = [[.5,.5],[.5,.5]], phi0 = [[.75,.25],[.25,.75]].
-    /// Doc 0: P(w0|d0) = .5, posteriors (.75,.25); doc 1 word 0: (.75,.25), word 1: (.25,.75).
-    /// Expected counts per topic: z0: w0 = 2*.75 + .75 = 2.25, w1 = .25; z1: w0 = .75, w1 = .75.
-    /// phi1 = [[.9, .1], [.5, .5]]; theta1 = [[.75,.25],[.5,.5]].
-    /// L0 = 2 ln .5 + ln .5 + ln .5 = 4 ln .5.
+    /// One ECM step on a 2x2 matrix with K = 2, worked by hand:
+    /// n = [[2, 0], [1, 1]], theta0 = [[.5,.5],[.5,.5]], phi0 = [[.75,.25],[.25,.75]] (z x w).
+    /// L0 = 2 ln .5 + ln .5 + ln .5 = 4 ln .5 (every P(w|d) is .5).
+    /// theta: doc 0: P(w0|d0) = .5, tacc = 2/.5 (.75, .25) = (3, 1) -> (.75, .25);
+    ///        doc 1: tacc = 2 (.75, .25) + 2 (.25, .75) = (2, 2) -> (.5, .5).
+    /// phi with the new theta: doc 0, w0: P = .75*.75 + .25*.25 = .625, adds 3.2 (.75, .25);
+    ///        doc 1, w0 and w1: P = .5, each adds 2 (.5, .5).
+    ///        acc[w0] = (3.4, 1.8), acc[w1] = (1, 1);
+    ///        phi1 ∝ phi0 * acc: z0 = (2.55, .25) / 2.8, z1 = (.45, .75) / 1.2.
     #[test]
     fn one_em_step_by_hand() {
         let (nd, nw, ip, ix, v) = csr(&[&[2.0, 0.0], &[1.0, 1.0]]);
@@ -512,7 +525,7 @@ mod tests {
         let f = fit(&x, &params, Some((t0.view(), p0.view())), &NeverInterrupt).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
         assert!(close(f.loglik[0], 4.0 * 0.5f64.ln()));
-        let want_phi = [[0.9, 0.1], [0.5, 0.5]];
+        let want_phi = [[2.55 / 2.8, 0.25 / 2.8], [0.45 / 1.2, 0.75 / 1.2]];
         let want_theta = [[0.75, 0.25], [0.5, 0.5]];
         for i in 0..2 {
             for j in 0..2 {
