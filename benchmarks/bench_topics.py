@@ -121,7 +121,8 @@ def bench_plsa(X, k, nmf_iter, n_jobs):
     W0 = avg * rng.random((X.shape[0], k)) + 1e-3
     H0 = avg * rng.random((k, X.shape[1])) + 1e-3
     (t_nmf, ll_nmf, it_nmf), peak_nmf, s_nmf = in_child(run_nmf, X, W0, H0, nmf_iter)
-    (t_p, ll_p, it_p, curve), peak_p, s_p = in_child(run_plsa, X, W0, H0, nmf_iter, n_jobs)
+    # ferrotext runs up to 3x as many sweeps to find where it reaches sklearn's value.
+    (t_p, ll_p, it_p, curve), peak_p, s_p = in_child(run_plsa, X, W0, H0, 3 * nmf_iter, n_jobs)
     per_nmf, per_p = t_nmf / it_nmf, t_p / (it_p + 1)  # +1: PLSA's final evaluation sweep
     print(f"  sklearn NMF-KL : {it_nmf} iterations in {t_nmf:8.2f} s = {per_nmf:.4f} s/iter, "
           f"log-likelihood {ll_nmf:.6e}, peak RSS {peak_nmf:.0f} MB (+{peak_nmf - s_nmf:.0f})")
@@ -130,8 +131,7 @@ def bench_plsa(X, k, nmf_iter, n_jobs):
     print(f"  per-iteration speed-up: {per_nmf / per_p:.1f}x")
     reach = int(np.argmax(curve >= ll_nmf)) if np.any(curve >= ll_nmf) else None
     if reach is None:
-        print("  ferrotext did not reach sklearn's log-likelihood in the same number of "
-              "iterations")
+        print("  ferrotext did not reach sklearn's log-likelihood within 3x the iterations")
         return
     (t_r, ll_r, it_r, _), _, _ = in_child(run_plsa, X, W0, H0, reach, n_jobs)
     print(f"  time to sklearn's log-likelihood: ferrotext {t_r:.2f} s ({it_r} iterations, "

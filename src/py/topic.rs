@@ -151,6 +151,9 @@ fn lda_params(
     }
 }
 
+/// (components_, exp_dirichlet_component_, n_batch_iter_).
+type LdaEpochOut<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, u64);
+
 /// One LDA pass (batch update, or all online mini-batches): (components_, exp_dirichlet_component_, n_batch_iter).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -173,7 +176,7 @@ fn lda_epoch<'py>(
     mean_change_tol: f64,
     seed: u64,
     n_threads: usize,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, u64)> {
+) -> PyResult<LdaEpochOut<'py>> {
     let params = lda_params(
         doc_topic_prior,
         topic_word_prior,

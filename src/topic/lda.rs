@@ -20,9 +20,7 @@
 //! random start of each document is drawn from its own stream (seed, document index), so a
 //! result depends on the thread count only through the summation order of the accumulators.
 
-use super::special::{
-    digamma, exp_digamma_minus_fast, exp_dirichlet_expectation, ln_gamma,
-};
+use super::special::{digamma, exp_digamma_minus_fast, exp_dirichlet_expectation, ln_gamma};
 use super::{
     axpy, blocks, chunks_in, dot, split_parts, transpose_buf, Count, CsrIndex, CsrView,
     CHUNK_BUDGET,
@@ -70,7 +68,7 @@ impl LdaParams {
         if self.batch_size == 0 {
             return bad("batch_size must be >= 1");
         }
-        if !(self.mean_change_tol >= 0.0) {
+        if self.mean_change_tol.is_nan() || self.mean_change_tol < 0.0 {
             return bad("mean_change_tol must be >= 0");
         }
         if !(self.learning_decay.is_finite() && self.learning_offset.is_finite()) {
@@ -163,6 +161,7 @@ impl Scratch {
 impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
     /// E-step for documents `lo..hi`: writes `gamma` ((hi - lo) x K) and, when `acc` is given,
     /// adds the sufficient statistics (still to be multiplied by `exp(E[log beta])`) to it.
+    #[allow(clippy::too_many_arguments)]
     fn e_step(
         &self,
         lo: usize,
@@ -223,7 +222,7 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[allow(clippy::too_many_arguments)]
-    fn doc_block_avx2(
+    unsafe fn doc_block_avx2(
         &self,
         a: usize,
         b: usize,
@@ -301,7 +300,11 @@ impl<I: CsrIndex, T: Count> Ctx<'_, I, T> {
                 *gv = ed * av + alpha;
             }
             exp_dirichlet_expectation(g, &mut s.exp_doc);
-            let change: f64 = g.iter().zip(&s.last).map(|(p, q)| (p - q).abs()).sum::<f64>();
+            let change: f64 = g
+                .iter()
+                .zip(&s.last)
+                .map(|(p, q)| (p - q).abs())
+                .sum::<f64>();
             if change / (k as f64) < self.p.mean_change_tol {
                 break;
             }
@@ -393,7 +396,7 @@ fn fill_exp_elog(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn fill_exp_elog_avx2(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
+unsafe fn fill_exp_elog_avx2(e: &mut [f64], l: &[f64], psi_tot: &[f64]) {
     fill_exp_elog_body(e, l, psi_tot)
 }
 
@@ -687,6 +690,7 @@ pub fn approx_bound<I: CsrIndex, T: Count>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::runtime::NeverInterrupt;
@@ -739,10 +743,21 @@ mod tests {
         let mut lam = start(2, 10);
         let mut bounds = vec![];
         for it in 0..15 {
-            let out = epoch(&x, lam.view(), 1 + it, &p, Learning::Batch, 5, &NeverInterrupt).unwrap();
+            let out = epoch(
+                &x,
+                lam.view(),
+                1 + it,
+                &p,
+                Learning::Batch,
+                5,
+                &NeverInterrupt,
+            )
+            .unwrap();
             lam = out.components;
             let g = transform(&x, lam.view(), &p, &NeverInterrupt).unwrap();
-            bounds.push(approx_bound(&x, g.view(), lam.view(), 0.1, 0.1, 1.0, 1, &NeverInterrupt).unwrap());
+            bounds.push(
+                approx_bound(&x, g.view(), lam.view(), 0.1, 0.1, 1.0, 1, &NeverInterrupt).unwrap(),
+            );
         }
         assert!(bounds.last().unwrap() > &bounds[0]);
         // Each topic puts almost all its mass on one half of the vocabulary.
@@ -751,7 +766,10 @@ mod tests {
             let total: f64 = row.sum();
             assert!(first / total > 0.97 || first / total < 0.03, "{row:?}");
         }
-        let halves: Vec<bool> = lam.outer_iter().map(|r| r.iter().take(5).sum::<f64>() > r.sum() / 2.0).collect();
+        let halves: Vec<bool> = lam
+            .outer_iter()
+            .map(|r| r.iter().take(5).sum::<f64>() > r.sum() / 2.0)
+            .collect();
         assert_ne!(halves[0], halves[1]);
     }
 
@@ -760,16 +778,22 @@ mod tests {
         let (ip, ix, v) = planted(30);
         let x = CsrView::new(30, 10, &ip, &ix, &v).unwrap();
         let lam = start(3, 10);
-        let on = Learning::Online { total_samples: 30.0 };
+        let on = Learning::Online {
+            total_samples: 30.0,
+        };
         let a = epoch(&x, lam.view(), 1, &params(1), on, 9, &NeverInterrupt).unwrap();
         let b = epoch(&x, lam.view(), 1, &params(1), on, 9, &NeverInterrupt).unwrap();
         let c = epoch(&x, lam.view(), 1, &params(3), on, 9, &NeverInterrupt).unwrap();
         assert_eq!(a.components, b.components);
         assert_eq!(a.n_batch_iter, 1 + 5); // ceil(30 / 7) mini-batches
-        let diff = (&a.components - &c.components).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = (&a.components - &c.components)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(diff < 1e-9, "{diff}");
         let e = exp_dirichlet_component(a.components.view()).unwrap();
-        let diff = (&e - &a.exp_dirichlet_component).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = (&e - &a.exp_dirichlet_component)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(diff < 1e-14);
     }
 
@@ -794,6 +818,15 @@ mod tests {
         assert!(transform(&x, lam.view(), &params(1), &NeverInterrupt).is_err());
         let mut p = params(1);
         p.batch_size = 0;
-        assert!(epoch(&x, start(2, 10).view(), 1, &p, Learning::Batch, 0, &NeverInterrupt).is_err());
+        assert!(epoch(
+            &x,
+            start(2, 10).view(),
+            1,
+            &p,
+            Learning::Batch,
+            0,
+            &NeverInterrupt
+        )
+        .is_err());
     }
 }

@@ -302,6 +302,7 @@ pub(crate) fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -51,7 +51,7 @@ impl PlsaParams {
                 self.n_components
             )));
         }
-        if !(self.tol >= 0.0) {
+        if self.tol.is_nan() || self.tol < 0.0 {
             return Err(Error::InvalidParameter("tol must be >= 0".into()));
         }
         Ok(())
@@ -140,7 +140,7 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn block_avx2(
+    unsafe fn block_avx2(
         &self,
         a: usize,
         b: usize,
@@ -248,7 +248,11 @@ pub fn fit<I: CsrIndex, T: Count>(
                     "initial values must have shapes ({nd}, {k}) and ({k}, {nw})"
                 )));
             }
-            if t0.iter().chain(p0.iter()).any(|v| !(v.is_finite() && *v >= 0.0)) {
+            if t0
+                .iter()
+                .chain(p0.iter())
+                .any(|v| !(v.is_finite() && *v >= 0.0))
+            {
                 return Err(Error::InvalidInput(
                     "initial values must be finite and nonnegative".into(),
                 ));
@@ -336,7 +340,13 @@ fn normalise_topics(phit: &mut [f64], k: usize) {
     let nw = phit.len() / k.max(1);
     let inv: Vec<f64> = sums
         .iter()
-        .map(|s| if *s > 0.0 && s.is_finite() { 1.0 / s } else { 0.0 })
+        .map(|s| {
+            if *s > 0.0 && s.is_finite() {
+                1.0 / s
+            } else {
+                0.0
+            }
+        })
         .collect();
     for row in phit.chunks_mut(k) {
         for z in 0..k {
@@ -481,6 +491,7 @@ fn fold_block<I: CsrIndex, T: Count>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::runtime::NeverInterrupt;
@@ -529,12 +540,24 @@ mod tests {
         let want_theta = [[0.75, 0.25], [0.5, 0.5]];
         for i in 0..2 {
             for j in 0..2 {
-                assert!(close(f.topic_word[[i, j]], want_phi[i][j]), "{:?}", f.topic_word);
-                assert!(close(f.doc_topic[[i, j]], want_theta[i][j]), "{:?}", f.doc_topic);
+                assert!(
+                    close(f.topic_word[[i, j]], want_phi[i][j]),
+                    "{:?}",
+                    f.topic_word
+                );
+                assert!(
+                    close(f.doc_topic[[i, j]], want_theta[i][j]),
+                    "{:?}",
+                    f.doc_topic
+                );
             }
         }
         // L1 recomputed from the updated parameters.
-        let p = |d: usize, w: usize| (0..2).map(|z| want_theta[d][z] * want_phi[z][w]).sum::<f64>();
+        let p = |d: usize, w: usize| {
+            (0..2)
+                .map(|z| want_theta[d][z] * want_phi[z][w])
+                .sum::<f64>()
+        };
         let l1 = 2.0 * p(0, 0).ln() + p(1, 0).ln() + p(1, 1).ln();
         assert!(close(f.loglik[1], l1));
         assert!(f.loglik[1] > f.loglik[0]);
@@ -576,7 +599,9 @@ mod tests {
         }
         params.n_threads = 3;
         let g = fit(&x, &params, None, &NeverInterrupt).unwrap();
-        let diff = (&f.topic_word - &g.topic_word).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = (&f.topic_word - &g.topic_word)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(diff < 1e-10);
     }
 
