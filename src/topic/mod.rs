@@ -170,6 +170,12 @@ impl<'a, I: CsrIndex, T: Count> CsrView<'a, I, T> {
             .map(|(j, v)| (j.get(), v.f64()))
     }
 
+    /// The column (word) of the `pos`-th stored value, if there is one.
+    #[inline(always)]
+    pub fn col_at(&self, pos: usize) -> Option<usize> {
+        self.indices.get(pos).map(|j| j.get())
+    }
+
     /// Sum of all counts.
     pub fn total(&self) -> f64 {
         self.data.iter().map(|v| v.f64()).sum()
@@ -291,6 +297,32 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
         t += x * y;
     }
     t
+}
+
+/// Asks the CPU to start loading the cache lines of `s[i..i + len]` (a hint; no-op when out
+/// of range or not on x86-64).
+#[inline(always)]
+pub(crate) fn prefetch(s: &[f64], i: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut off = 0;
+        while off < len {
+            if let Some(v) = s.get(i + off) {
+                // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and
+                // does not change memory; the pointer comes from a live, in-bounds reference.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        (v as *const f64).cast::<i8>(),
+                    )
+                }
+            }
+            off += 8;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (s, i, len);
+    }
 }
 
 /// `y += alpha * x`.

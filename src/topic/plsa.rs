@@ -15,7 +15,10 @@
 //! same computation as the multiplicative update of KL-NMF (Gaussier & Goutte 2005), done in one
 //! sweep. EM never decreases `L` (Dempster, Laird & Rubin 1977).
 
-use super::{axpy, blocks, chunks, dot, Count, CsrIndex, CsrView, CHUNK_BUDGET};
+use super::{axpy, blocks, chunks, dot, prefetch, Count, CsrIndex, CsrView, CHUNK_BUDGET};
+
+/// How many nonzeros ahead the sweep prefetches rows of P(w|z) and of the accumulator.
+const PREFETCH: usize = 8;
 use crate::error::{Error, Result};
 use crate::runtime::{rng_stream, thread_pool, Interrupt};
 use ndarray::{Array2, ArrayView2};
@@ -166,7 +169,16 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
         for d in a..b {
             let th = &mut theta[(d - a) * k..(d - a + 1) * k];
             tacc.fill(0.0);
-            for (w, n) in self.x.row(d) {
+            let p0 = self.x.row_start(d);
+            for (j, (w, n)) in self.x.row(d).enumerate() {
+                // The rows are random accesses into W x K matrices that do not fit in cache:
+                // start loading those of the nonzero PREFETCH places ahead.
+                if let Some(w2) = self.x.col_at(p0 + j + PREFETCH) {
+                    prefetch(phit, w2 * k, k);
+                    if let Some(ac) = acc.as_deref() {
+                        prefetch(ac, w2 * k, k);
+                    }
+                }
                 let ph = &phit[w * k..(w + 1) * k];
                 let s = dot(th, ph);
                 if s > 0.0 && n > 0.0 {
