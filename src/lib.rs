@@ -11,6 +11,7 @@ pub mod error;
 pub mod linalg;
 pub mod runtime;
 pub mod text;
+pub mod topic;
 
 #[cfg(feature = "python")]
 mod py;

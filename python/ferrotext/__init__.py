@@ -8,5 +8,7 @@ from ferrotext.decomposition import *  # noqa: F403
 from ferrotext.decomposition import __all__ as _decomposition_all
 from ferrotext.feature_extraction import *  # noqa: F403
 from ferrotext.feature_extraction import __all__ as _feature_extraction_all
+from ferrotext.topic_models import *  # noqa: F403
+from ferrotext.topic_models import __all__ as _topic_models_all
 
-__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all]
+__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all, *_topic_models_all]
