@@ -13,9 +13,9 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.decomposition import TruncatedSVD as _SklearnTruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -107,14 +107,10 @@ class TruncatedSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     ((5, 100), (5,))
     """
 
+    # sklearn's own constraint objects, so validation messages match it to the letter (its
+    # StrOptions sets print in their own iteration order).
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "algorithm": [StrOptions({"arpack", "randomized"})],
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_oversamples": [Interval(Integral, 1, None, closed="left")],
-        "power_iteration_normalizer": [StrOptions({"auto", "QR", "LU", "none"})],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        **_SklearnTruncatedSVD._parameter_constraints,
         "n_jobs": [None, Integral],
     }
 
