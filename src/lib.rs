@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod embed;
 pub mod linalg;
 pub mod runtime;
 pub mod text;

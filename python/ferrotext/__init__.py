@@ -9,4 +9,8 @@ from ferrotext.decomposition import __all__ as _decomposition_all
 from ferrotext.feature_extraction import *  # noqa: F403
 from ferrotext.feature_extraction import __all__ as _feature_extraction_all
 
-__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all]
+from ferrotext.embeddings import *  # noqa: F403
+from ferrotext.embeddings import __all__ as _embeddings_all
+from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
+
+__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all, *_embeddings_all, "KeyedVectors"]

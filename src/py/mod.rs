@@ -6,6 +6,7 @@ mod errors;
 pub(crate) mod signals;
 mod svd;
 mod text;
+mod word2vec;
 
 /// The `ferrotext._core` extension module.
 #[pymodule]
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     text::register(m)?;
     svd::register(m)?;
+    word2vec::register(m)?;
     Ok(())
 }
