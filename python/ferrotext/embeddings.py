@@ -3,8 +3,10 @@ hierarchical softmax), trained by a Hogwild Rust core that owns the epochs."""
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import os
+from array import array
 import sys
 from collections import Counter
 
@@ -264,14 +266,19 @@ class Word2Vec(TransformerMixin, BaseEstimator):
     def _encode(self, X, key_to_index):
         """Flat uint32 token buffer + uint64 sentence ends over the known words."""
         get = key_to_index.get
-        ids = []
+        missing = itertools.repeat(-1)
+        ids = array("q")
         lens = []
         for toks in self._sentences(X):
             before = len(ids)
-            ids.extend(filter(None.__ne__, map(get, toks)))
+            ids.extend(map(get, toks, missing))
             lens.append(len(ids) - before)
-        tokens = np.fromiter(ids, dtype=np.uint32, count=len(ids))
-        ends = np.cumsum(np.asarray(lens, dtype=np.uint64), dtype=np.uint64)
+        ids = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
+        keep = ids >= 0
+        sentence = np.repeat(np.arange(len(lens)), lens)
+        kept = np.bincount(sentence[keep], minlength=len(lens))
+        tokens = np.ascontiguousarray(ids[keep], dtype=np.uint32)
+        ends = np.cumsum(kept, dtype=np.uint64)
         return tokens, ends
 
     # ------------------------------------------------------------------ training

@@ -123,13 +123,14 @@ pub struct TrainReport {
 }
 
 /// Initial input vectors for rows `first_row..first_row+n_rows`: uniform in
-/// `[-0.5, 0.5) / vector_size` (word2vec.c, gensim), each row from its own stream of `seed`.
+/// `[-1, 1) / vector_size` as gensim 4's `prep_vectors` (word2vec.c uses `[-0.5, 0.5)`), each
+/// row from its own stream of `seed`.
 pub fn init_vectors(first_row: usize, n_rows: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut out = Vec::with_capacity(n_rows * dim);
     for r in first_row..first_row + n_rows {
         let mut rng = rng_stream(seed ^ 0x5EED_1417_0000_0000, r as u64);
         for _ in 0..dim {
-            out.push((rng.random::<f32>() - 0.5) / dim as f32);
+            out.push((rng.random::<f32>() * 2.0 - 1.0) / dim as f32);
         }
     }
     out
