@@ -498,8 +498,8 @@ class KeyedVectors:
         """A ``gensim.models.KeyedVectors`` with the same keys, vectors and counts."""
         from gensim.models import KeyedVectors as GensimKV
 
-        kv = GensimKV(self.vector_size, count=len(self), dtype=np.float32)
-        kv.add_vectors(list(self.index_to_key), self.vectors)
+        kv = GensimKV(self.vector_size, count=0, dtype=np.float32)
+        kv.add_vectors(list(self.index_to_key), self.vectors.copy())
         if self.counts is not None:
             kv.expandos["count"] = self.counts.copy()
         return kv
