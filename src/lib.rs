@@ -7,8 +7,8 @@
 //!   and maps errors. It holds no algorithm loops.
 #![warn(missing_docs)]
 
-pub mod error;
 pub mod embed;
+pub mod error;
 pub mod linalg;
 pub mod runtime;
 pub mod text;

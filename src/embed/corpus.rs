@@ -4,11 +4,11 @@
 
 use crate::error::{Error, Result};
 use rustc_hash::FxHashMap;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Longest sentence piece handed to the trainer. Longer sentences are split into pieces of this
 /// many tokens (none is dropped); context windows do not cross a split. gensim's `corpus_file`
@@ -21,7 +21,10 @@ pub fn open_text(path: &PathBuf) -> Result<Box<dyn BufRead + Send>> {
         .map_err(|e| Error::InvalidInput(format!("cannot open {}: {e}", path.display())))?;
     let is_gz = path.extension().is_some_and(|e| e == "gz");
     let inner: Box<dyn Read + Send> = if is_gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)))
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 20,
+            file,
+        )))
     } else {
         Box::new(file)
     };
@@ -29,7 +32,12 @@ pub fn open_text(path: &PathBuf) -> Result<Box<dyn BufRead + Send>> {
 }
 
 /// Reads one line (up to and including `\n`) into `buf` as UTF-8; `Ok(false)` at end of file.
-fn read_line(reader: &mut dyn BufRead, raw: &mut Vec<u8>, path: &PathBuf, line_no: u64) -> Result<bool> {
+fn read_line(
+    reader: &mut dyn BufRead,
+    raw: &mut Vec<u8>,
+    path: &Path,
+    line_no: u64,
+) -> Result<bool> {
     raw.clear();
     let n = reader
         .read_until(b'\n', raw)
@@ -67,7 +75,11 @@ impl VocabCounter {
     /// A counter that prunes like gensim's `max_vocab_size`: whenever the number of distinct
     /// words exceeds it, every word with count `< min_reduce` is dropped, then `min_reduce += 1`.
     pub fn new(max_vocab_size: Option<usize>) -> Self {
-        VocabCounter { max_vocab_size, min_reduce: 1, ..Default::default() }
+        VocabCounter {
+            max_vocab_size,
+            min_reduce: 1,
+            ..Default::default()
+        }
     }
 
     /// Counts one token.
@@ -103,14 +115,22 @@ impl VocabCounter {
                 counts.push(c);
             }
         }
-        self.index = words.iter().enumerate().map(|(i, w)| (w.clone(), i)).collect();
+        self.index = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i))
+            .collect();
         self.words = words;
         self.counts = counts;
         self.min_reduce += 1;
     }
 
     /// Counts every whitespace-separated token of the given files (one sentence per line).
-    pub fn count_files(&mut self, paths: &[PathBuf], interrupt: &dyn crate::runtime::Interrupt) -> Result<()> {
+    pub fn count_files(
+        &mut self,
+        paths: &[PathBuf],
+        interrupt: &dyn crate::runtime::Interrupt,
+    ) -> Result<()> {
         let mut raw = Vec::new();
         for path in paths {
             let mut reader = open_text(path)?;
@@ -173,13 +193,14 @@ impl AliasTable {
         let n = counts.len();
         let w: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(exponent)).collect();
         let total: f64 = w.iter().sum();
-        if n == 0 || !(total > 0.0) || !total.is_finite() {
+        if n == 0 || total.is_nan() || total <= 0.0 || !total.is_finite() {
             return None;
         }
         let mut scaled: Vec<f64> = w.iter().map(|x| x * n as f64 / total).collect();
         let mut alias: Vec<u32> = (0..n as u32).collect();
         let mut prob = vec![u32::MAX; n];
-        let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
         while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
             prob[s] = (scaled[s] * u32::MAX as f64) as u32;
             alias[s] = l as u32;
@@ -223,8 +244,11 @@ impl Huffman {
         let v = counts.len();
         let mut parent = vec![0usize; 2 * v.max(1)];
         let mut bit = vec![0u8; 2 * v.max(1)];
-        let mut heap: BinaryHeap<Reverse<(u64, usize)>> =
-            counts.iter().enumerate().map(|(i, &c)| Reverse((c, i))).collect();
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Reverse((c, i)))
+            .collect();
         let mut next = v;
         while heap.len() > 1 {
             let (Some(Reverse((c1, a))), Some(Reverse((c2, b)))) = (heap.pop(), heap.pop()) else {
@@ -256,7 +280,11 @@ impl Huffman {
             points.extend(path_nodes.iter().rev());
             offsets.push(codes.len());
         }
-        Huffman { codes, points, offsets }
+        Huffman {
+            codes,
+            points,
+            offsets,
+        }
     }
 }
 
@@ -309,17 +337,28 @@ impl<'a> MemorySource<'a> {
         let mut prev = 0u64;
         for &e in sentence_ends {
             if e < prev || e > tokens.len() as u64 {
-                return Err(Error::InvalidInput("sentence offsets are not sorted or out of range".into()));
+                return Err(Error::InvalidInput(
+                    "sentence offsets are not sorted or out of range".into(),
+                ));
             }
             prev = e;
         }
         if prev != tokens.len() as u64 {
-            return Err(Error::InvalidInput("sentence offsets do not cover the token buffer".into()));
+            return Err(Error::InvalidInput(
+                "sentence offsets do not cover the token buffer".into(),
+            ));
         }
         if tokens.iter().any(|&t| t as usize >= vocab_size) {
-            return Err(Error::InvalidInput("token id out of vocabulary range".into()));
+            return Err(Error::InvalidInput(
+                "token id out of vocabulary range".into(),
+            ));
         }
-        Ok(MemorySource { tokens, sentence_ends, next_sentence: 0, pos: 0 })
+        Ok(MemorySource {
+            tokens,
+            sentence_ends,
+            next_sentence: 0,
+            pos: 0,
+        })
     }
 }
 
@@ -333,7 +372,11 @@ impl CorpusSource for MemorySource<'_> {
     fn next_block(&mut self, target_tokens: usize, block: &mut Block) -> Result<bool> {
         block.clear(self.pos);
         while self.next_sentence < self.sentence_ends.len() && block.tokens.len() < target_tokens {
-            let start = if self.next_sentence == 0 { 0 } else { self.sentence_ends[self.next_sentence - 1] as usize };
+            let start = if self.next_sentence == 0 {
+                0
+            } else {
+                self.sentence_ends[self.next_sentence - 1] as usize
+            };
             let end = self.sentence_ends[self.next_sentence] as usize;
             block.push_sentence(&self.tokens[start..end]);
             self.next_sentence += 1;
@@ -359,8 +402,21 @@ pub struct FileSource {
 impl FileSource {
     /// A source over `paths` keeping only the words of `vocab` (word id = position).
     pub fn new(paths: Vec<PathBuf>, vocab: &[String]) -> Self {
-        let vocab = vocab.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
-        FileSource { paths, vocab, file_idx: 0, reader: None, raw: Vec::new(), ids: Vec::new(), line_no: 0, pos: 0 }
+        let vocab = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
+        FileSource {
+            paths,
+            vocab,
+            file_idx: 0,
+            reader: None,
+            raw: Vec::new(),
+            ids: Vec::new(),
+            line_no: 0,
+            pos: 0,
+        }
     }
 }
 
@@ -376,7 +432,9 @@ impl CorpusSource for FileSource {
         block.clear(self.pos);
         while block.tokens.len() < target_tokens {
             if self.reader.is_none() {
-                let Some(path) = self.paths.get(self.file_idx) else { break };
+                let Some(path) = self.paths.get(self.file_idx) else {
+                    break;
+                };
                 self.reader = Some(open_text(path)?);
                 self.line_no = 0;
             }
@@ -393,7 +451,10 @@ impl CorpusSource for FileSource {
             self.line_no += 1;
             let line = std::str::from_utf8(&self.raw).unwrap_or("");
             self.ids.clear();
-            self.ids.extend(line.split_whitespace().filter_map(|t| self.vocab.get(t).copied()));
+            self.ids.extend(
+                line.split_whitespace()
+                    .filter_map(|t| self.vocab.get(t).copied()),
+            );
             block.push_sentence(&self.ids);
         }
         self.pos += block.tokens.len() as u64;
@@ -426,7 +487,9 @@ mod tests {
             }
             // Every path starts at the root, inner node V-2.
             assert_eq!(h.points[h.offsets[a]], 4);
-            assert!(h.points[h.offsets[a]..h.offsets[a + 1]].iter().all(|&p| p < 5));
+            assert!(h.points[h.offsets[a]..h.offsets[a + 1]]
+                .iter()
+                .all(|&p| p < 5));
         }
     }
 

@@ -110,7 +110,11 @@ mod tests {
         for n in [1usize, 7, 8, 13, 100, 300] {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
-            let naive: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+            let naive: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (*x as f64) * (*y as f64))
+                .sum();
             for k in [Kernels::detect(), Kernels::scalar()] {
                 assert!((k.dot(&a, &b) as f64 - naive).abs() < 1e-4);
                 let mut y = b.clone();

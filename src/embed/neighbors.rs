@@ -7,9 +7,8 @@ use rayon::prelude::*;
 
 /// For each query row (length `dim`, already unit-normalised or not: the score is
 /// `v_i . q / norms[i]`, as gensim's `most_similar`), the `k` best rows among the first
-/// `restrict` rows of `vectors`, best first (ties: lower row first). Rows with a zero norm
-/// score `-inf`... as gensim would give NaN/inf, they are ranked last. Returns row ids and scores,
-/// `n_queries x k` each (`k` is clipped to `restrict`).
+/// `restrict` rows of `vectors`, best first (ties: lower row first). A NaN score (zero row)
+/// ranks last. Returns row ids, scores (`n_queries x k` each) and `k` clipped to `restrict`.
 pub fn top_k_cosine(
     vectors: &[f32],
     norms: &[f32],
@@ -20,7 +19,9 @@ pub fn top_k_cosine(
     n_threads: usize,
 ) -> Result<(Vec<u32>, Vec<f32>, usize)> {
     if dim == 0 || vectors.len() % dim != 0 || queries.len() % dim != 0 {
-        return Err(Error::ShapeMismatch("vectors and queries must have `dim` columns".into()));
+        return Err(Error::ShapeMismatch(
+            "vectors and queries must have `dim` columns".into(),
+        ));
     }
     let n = vectors.len() / dim;
     if norms.len() != n {
@@ -49,7 +50,8 @@ pub fn top_k_cosine(
                         let s = if s.is_nan() { f32::NEG_INFINITY } else { s };
                         scores.push((s, i as u32));
                     }
-                    let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                    let cmp =
+                        |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
                     if k < scores.len() {
                         scores.select_nth_unstable_by(k - 1, cmp);
                         scores.truncate(k);
@@ -72,7 +74,10 @@ mod tests {
     #[test]
     fn finds_best_rows_in_order() {
         let v = [1.0f32, 0.0, 0.0, 2.0, 1.0, 1.0, -1.0, 0.0];
-        let norms: Vec<f32> = v.chunks(2).map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt()).collect();
+        let norms: Vec<f32> = v
+            .chunks(2)
+            .map(|r| (r[0] * r[0] + r[1] * r[1]).sqrt())
+            .collect();
         let q = [1.0f32, 0.0, 0.0, 1.0];
         let (i, s, k) = top_k_cosine(&v, &norms, 2, &q, 3, 4, 2).unwrap();
         assert_eq!(k, 3);

@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::runtime::{rng_stream, thread_pool, Interrupt};
 use rand::{Rng as _, RngCore};
 use rayon::prelude::*;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 /// Which word predicts which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +81,7 @@ impl Word2VecParams {
         if self.window < 1 {
             return bad("window must be >= 1");
         }
-        if !(self.sample >= 0.0) || !self.sample.is_finite() {
+        if self.sample.is_nan() || self.sample < 0.0 || !self.sample.is_finite() {
             return bad("sample must be >= 0");
         }
         if self.loss == Loss::Negative && self.negative < 1 {
@@ -88,7 +90,12 @@ impl Word2VecParams {
         if !self.ns_exponent.is_finite() {
             return bad("ns_exponent must be finite");
         }
-        if !(self.alpha > 0.0) || !(self.min_alpha >= 0.0) || !self.alpha.is_finite() {
+        if self.alpha.is_nan()
+            || self.alpha <= 0.0
+            || self.min_alpha.is_nan()
+            || self.min_alpha < 0.0
+            || !self.alpha.is_finite()
+        {
             return bad("alpha must be > 0 and min_alpha >= 0");
         }
         if self.epochs < 1 {
@@ -156,7 +163,10 @@ impl Tables {
             })
             .collect();
         let log_sigmoid = sigmoid.iter().map(|s| s.ln()).collect();
-        Tables { sigmoid, log_sigmoid }
+        Tables {
+            sigmoid,
+            log_sigmoid,
+        }
     }
 
     #[inline(always)]
@@ -193,7 +203,10 @@ struct JobStats {
 impl std::ops::Add for JobStats {
     type Output = JobStats;
     fn add(self, o: JobStats) -> JobStats {
-        JobStats { loss: self.loss + o.loss, effective: self.effective + o.effective }
+        JobStats {
+            loss: self.loss + o.loss,
+            effective: self.effective + o.effective,
+        }
     }
 }
 
@@ -201,7 +214,15 @@ impl Shared<'_> {
     /// One prediction of `target` from hidden vector `l1`; accumulates the input gradient in
     /// `neu1e` and updates the output rows.
     #[inline(always)]
-    fn predict(&self, target: u32, l1: &[f32], s_l2: &mut [f32], neu1e: &mut [f32], alpha: f32, rng: &mut crate::runtime::Rng) -> f64 {
+    fn predict(
+        &self,
+        target: u32,
+        l1: &[f32],
+        s_l2: &mut [f32],
+        neu1e: &mut [f32],
+        alpha: f32,
+        rng: &mut crate::runtime::Rng,
+    ) -> f64 {
         let k = self.k;
         let mut loss = 0.0f64;
         match self.p.loss {
@@ -262,7 +283,16 @@ impl Shared<'_> {
     }
 
     /// Trains on sentences `tokens` with ends `ends` (relative to `tokens`).
-    fn train_job(&self, tokens: &[u32], ends: &[usize], start_word: u64, epoch: usize, job_id: u64, sc: &mut Scratch) -> JobStats {
+    fn train_job(
+        &self,
+        tokens: &[u32],
+        ends: &[usize],
+        start_word: u64,
+        epoch: usize,
+        job_id: u64,
+        sc: &mut Scratch,
+        cancel: &AtomicBool,
+    ) -> JobStats {
         let p = self.p;
         let mut rng = rng_stream(p.seed, ((epoch as u64) << 40) ^ job_id);
         let mut stats = JobStats::default();
@@ -271,6 +301,9 @@ impl Shared<'_> {
         let mut begin = 0usize;
         let subsample = p.sample > 0.0;
         for &end in ends {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
             let raw = &tokens[begin..end];
             if since_update >= JOB_TOKENS / 4 {
                 alpha = self.alpha_at(epoch, start_word + begin as u64);
@@ -287,7 +320,11 @@ impl Shared<'_> {
             let n = sc.sent.len();
             stats.effective += n as u64;
             for i in 0..n {
-                let b = if p.shrink_windows { (rng.next_u32() as usize) % p.window } else { 0 };
+                let b = if p.shrink_windows {
+                    (rng.next_u32() as usize) % p.window
+                } else {
+                    0
+                };
                 let lo = i.saturating_sub(p.window - b);
                 let hi = (i + p.window + 1 - b).min(n);
                 let word = sc.sent[i];
@@ -300,7 +337,14 @@ impl Shared<'_> {
                             let ctx = sc.sent[j] as usize;
                             self.syn0.load_row(ctx, &mut sc.l1);
                             sc.neu1e.iter_mut().for_each(|x| *x = 0.0);
-                            stats.loss += self.predict(word, &sc.l1, &mut sc.l2, &mut sc.neu1e, alpha, &mut rng);
+                            stats.loss += self.predict(
+                                word,
+                                &sc.l1,
+                                &mut sc.l2,
+                                &mut sc.neu1e,
+                                alpha,
+                                &mut rng,
+                            );
                             self.syn0.add_scaled(ctx, 1.0, &sc.neu1e);
                         }
                     }
@@ -323,7 +367,8 @@ impl Shared<'_> {
                             sc.l1.iter_mut().for_each(|x| *x *= inv);
                         }
                         sc.neu1e.iter_mut().for_each(|x| *x = 0.0);
-                        stats.loss += self.predict(word, &sc.l1, &mut sc.l2, &mut sc.neu1e, alpha, &mut rng);
+                        stats.loss +=
+                            self.predict(word, &sc.l1, &mut sc.l2, &mut sc.neu1e, alpha, &mut rng);
                         let scale = if p.cbow_mean { 1.0 } else { inv };
                         for j in lo..hi {
                             if j != i {
@@ -403,9 +448,21 @@ pub fn train(
         words_total,
     };
     let started = Instant::now();
-    let mut report = TrainReport { epoch_loss: Vec::new(), raw_words: 0, effective_words: 0, seconds: 0.0 };
+    let mut report = TrainReport {
+        epoch_loss: Vec::new(),
+        raw_words: 0,
+        effective_words: 0,
+        seconds: 0.0,
+    };
     let words_all = words_total.saturating_mul(params.epochs as u64);
-    let new_scratch = || Scratch { l1: vec![0.0; dim], l2: vec![0.0; dim], neu1e: vec![0.0; dim], sent: Vec::new() };
+    let pd = syn0.padded_dim();
+    let new_scratch = || Scratch {
+        l1: vec![0.0; pd],
+        l2: vec![0.0; pd],
+        neu1e: vec![0.0; pd],
+        sent: Vec::new(),
+    };
+    let cancel = AtomicBool::new(false);
     let mut current = Block::default();
     let mut next = Block::default();
     for epoch in 0..params.epochs {
@@ -417,21 +474,52 @@ pub fn train(
             let jobs = split_jobs(&current);
             let block = &current;
             let shared = &shared;
-            // Train this block while the next one is read (files: I/O + tokenising overlap).
-            let (stats, read) = pool.install(|| {
-                rayon::join(
-                    || {
-                        jobs.par_iter()
-                            .enumerate()
-                            .map_init(new_scratch, |sc, (j, &(t0, t1, s0, s1))| {
-                                let ends: Vec<usize> = block.sentence_ends[s0..s1].iter().map(|e| e - t0).collect();
-                                shared.train_job(&block.tokens[t0..t1], &ends, block.start_word + t0 as u64, epoch, job_base + j as u64, sc)
-                            })
-                            .reduce(JobStats::default, |a, b| a + b)
-                    },
-                    || source.next_block(BLOCK_TOKENS, &mut next),
-                )
+            // Train this block on the pool while another pool task reads the next one (files:
+            // I/O + tokenising overlap). This thread stays outside the pool and asks `interrupt`
+            // every 50 ms; on Ctrl-C the workers see `cancel` between sentences and stop.
+            let mut stats = JobStats::default();
+            let mut read: Result<bool> = Ok(false);
+            let mut stop: Result<()> = Ok(());
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let cancel = &cancel;
+            pool.in_place_scope(|s| {
+                let stats = &mut stats;
+                let read = &mut read;
+                let source = &mut *source;
+                let next = &mut next;
+                let jobs = &jobs;
+                s.spawn(move |_| {
+                    *stats = jobs
+                        .par_iter()
+                        .enumerate()
+                        .map_init(new_scratch, |sc, (j, &(t0, t1, s0, s1))| {
+                            let ends: Vec<usize> =
+                                block.sentence_ends[s0..s1].iter().map(|e| e - t0).collect();
+                            shared.train_job(
+                                &block.tokens[t0..t1],
+                                &ends,
+                                block.start_word + t0 as u64,
+                                epoch,
+                                job_base + j as u64,
+                                sc,
+                                cancel,
+                            )
+                        })
+                        .reduce(JobStats::default, |a, b| a + b);
+                    let _ = tx.send(());
+                });
+                s.spawn(move |_| *read = source.next_block(BLOCK_TOKENS, next));
+                while let Err(RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(Duration::from_millis(50))
+                {
+                    if let Err(e) = interrupt.check() {
+                        cancel.store(true, Ordering::Relaxed);
+                        stop = Err(e);
+                        break;
+                    }
+                }
             });
+            stop?;
             job_base += jobs.len() as u64;
             epoch_stats = epoch_stats + stats;
             report.raw_words += current.tokens.len() as u64;
@@ -502,7 +590,17 @@ mod tests {
         let syn0 = init_vectors(0, 10, p.vector_size, p.seed);
         let syn1 = vec![0.0; 10 * p.vector_size];
         let mut src = MemorySource::new(&tokens, &ends, 10).unwrap();
-        let (w, _, rep) = train(p, &counts, total, &syn0, &syn1, &mut src, &NeverInterrupt, &mut |_| Ok(())).unwrap();
+        let (w, _, rep) = train(
+            p,
+            &counts,
+            total,
+            &syn0,
+            &syn1,
+            &mut src,
+            &NeverInterrupt,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
         (w, rep)
     }
 
@@ -519,10 +617,17 @@ mod tests {
             for loss in [Loss::Negative, Loss::HierarchicalSoftmax] {
                 let p = params(arch, loss);
                 let (w, rep) = run(&p);
-                assert!(rep.epoch_loss.last().unwrap() < &rep.epoch_loss[0], "{arch:?} {loss:?} {:?}", rep.epoch_loss);
+                assert!(
+                    rep.epoch_loss.last().unwrap() < &rep.epoch_loss[0],
+                    "{arch:?} {loss:?} {:?}",
+                    rep.epoch_loss
+                );
                 let within = cos(&w, 16, 0, 1);
                 let across = cos(&w, 16, 0, 6);
-                assert!(within > across + 0.3, "{arch:?} {loss:?}: {within} vs {across}");
+                assert!(
+                    within > across + 0.3,
+                    "{arch:?} {loss:?}: {within} vs {across}"
+                );
             }
         }
     }

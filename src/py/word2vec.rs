@@ -16,24 +16,47 @@ type Counted = (Vec<String>, Vec<u64>, u64, u64);
 /// Counts the whitespace tokens of text files (one sentence per line, `.gz` allowed).
 #[pyfunction]
 #[pyo3(signature = (paths, max_vocab_size=None))]
-fn w2v_count_files(py: Python<'_>, paths: Vec<PathBuf>, max_vocab_size: Option<usize>) -> PyResult<Counted> {
+fn w2v_count_files(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    max_vocab_size: Option<usize>,
+) -> PyResult<Counted> {
     let signals = PythonSignals::new();
     let counter = py.detach(|| {
         let mut c = VocabCounter::new(max_vocab_size);
         c.count_files(&paths, &signals).map(|_| c)
     })?;
-    Ok((counter.words, counter.counts, counter.total_tokens, counter.n_sentences))
+    Ok((
+        counter.words,
+        counter.counts,
+        counter.total_tokens,
+        counter.n_sentences,
+    ))
 }
 
 /// Random initial input vectors for rows `first_row..first_row + n_rows`.
 #[pyfunction]
-fn w2v_init_vectors(py: Python<'_>, first_row: usize, n_rows: usize, dim: usize, seed: u64) -> PyResult<Bound<'_, PyArray2<f32>>> {
+fn w2v_init_vectors(
+    py: Python<'_>,
+    first_row: usize,
+    n_rows: usize,
+    dim: usize,
+    seed: u64,
+) -> PyResult<Bound<'_, PyArray2<f32>>> {
     let v = py.detach(|| init_vectors(first_row, n_rows, dim, seed));
-    let a = Array2::from_shape_vec((n_rows, dim), v).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let a = Array2::from_shape_vec((n_rows, dim), v)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(a.into_pyarray(py))
 }
 
-type Trained<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f64>>, u64, u64, f64);
+type Trained<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f64>>,
+    u64,
+    u64,
+    f64,
+);
 
 /// Trains word2vec; the corpus is either `tokens` + `sentence_ends` or `paths` + `vocab`.
 #[pyfunction]
@@ -70,7 +93,11 @@ fn w2v_train<'py>(
     let architecture = match architecture {
         "skipgram" => Architecture::SkipGram,
         "cbow" => Architecture::Cbow,
-        other => return Err(PyValueError::new_err(format!("unknown architecture {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown architecture {other:?}"
+            )))
+        }
     };
     let loss = match loss {
         "negative" => Loss::Negative,
@@ -78,8 +105,20 @@ fn w2v_train<'py>(
         other => return Err(PyValueError::new_err(format!("unknown loss {other:?}"))),
     };
     let params = Word2VecParams {
-        vector_size, window, sample, architecture, loss, negative, ns_exponent, cbow_mean,
-        alpha, min_alpha, epochs, shrink_windows, n_threads, seed,
+        vector_size,
+        window,
+        sample,
+        architecture,
+        loss,
+        negative,
+        ns_exponent,
+        cbow_mean,
+        alpha,
+        min_alpha,
+        epochs,
+        shrink_windows,
+        n_threads,
+        seed,
     };
     let counts = counts.as_slice()?;
     let syn0 = syn0.as_slice()?;
@@ -100,15 +139,24 @@ fn w2v_train<'py>(
             (Some(t), Some(e), None, None) => Box::new(MemorySource::new(t, e, v)?),
             (None, None, Some(p), Some(w)) => {
                 if w.len() != v {
-                    return Err(Error::ShapeMismatch("vocab and counts differ in length".into()));
+                    return Err(Error::ShapeMismatch(
+                        "vocab and counts differ in length".into(),
+                    ));
                 }
                 Box::new(FileSource::new(p, &w))
             }
-            _ => return Err(Error::InvalidInput("give either tokens+sentence_ends or paths+vocab".into())),
+            _ => {
+                return Err(Error::InvalidInput(
+                    "give either tokens+sentence_ends or paths+vocab".into(),
+                ))
+            }
         };
         let mut report = |p: &Progress| -> crate::error::Result<()> {
             if let Some(cb) = &progress {
-                let r = Python::attach(|py| cb.call1(py, (p.epoch, p.words_done, p.words_total, p.elapsed)).map(|_| ()));
+                let r = Python::attach(|py| {
+                    cb.call1(py, (p.epoch, p.words_done, p.words_total, p.elapsed))
+                        .map(|_| ())
+                });
                 if let Err(e) = r {
                     callback_error = Some(e);
                     return Err(Error::Cancelled);
@@ -116,15 +164,26 @@ fn w2v_train<'py>(
             }
             Ok(())
         };
-        train(&params, counts, words_total, syn0, syn1, source.as_mut(), &signals, &mut report)
+        train(
+            &params,
+            counts,
+            words_total,
+            syn0,
+            syn1,
+            source.as_mut(),
+            &signals,
+            &mut report,
+        )
     });
     if let Some(e) = callback_error {
         return Err(e);
     }
     let (w0, w1, rep) = result?;
     let dim = vector_size;
-    let w0 = Array2::from_shape_vec((v, dim), w0).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let w1 = Array2::from_shape_vec((v, dim), w1).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let w0 =
+        Array2::from_shape_vec((v, dim), w0).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let w1 =
+        Array2::from_shape_vec((v, dim), w1).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((
         w0.into_pyarray(py),
         w1.into_pyarray(py),
@@ -150,13 +209,17 @@ fn kv_top_k<'py>(
 ) -> PyResult<TopK<'py>> {
     let dim = vectors.as_array().ncols();
     if queries.as_array().ncols() != dim {
-        return Err(PyValueError::new_err("queries and vectors differ in dimension"));
+        return Err(PyValueError::new_err(
+            "queries and vectors differ in dimension",
+        ));
     }
     let nq = queries.as_array().nrows();
     let (vs, ns, qs) = (vectors.as_slice()?, norms.as_slice()?, queries.as_slice()?);
     let (idx, sims, k) = py.detach(|| top_k_cosine(vs, ns, dim, qs, k, restrict, n_threads))?;
-    let idx = Array2::from_shape_vec((nq, k), idx).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let sims = Array2::from_shape_vec((nq, k), sims).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let idx =
+        Array2::from_shape_vec((nq, k), idx).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let sims =
+        Array2::from_shape_vec((nq, k), sims).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((idx.into_pyarray(py), sims.into_pyarray(py)))
 }
 
