@@ -283,6 +283,7 @@ impl Shared<'_> {
     }
 
     /// Trains on sentences `tokens` with ends `ends` (relative to `tokens`).
+    #[allow(clippy::too_many_arguments)]
     fn train_job(
         &self,
         tokens: &[u32],
