@@ -314,3 +314,49 @@ def test_ctrl_c_interrupts_fit(small_corpus):
     finally:
         timer.cancel()
     assert time.perf_counter() - start < 0.5 + 2.0
+
+
+# ---------------------------------------------------------------- plotting and CLI
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_plot_embeddings_returns_axes(method):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ferrotext import plot_embeddings
+
+    model = _fast().fit(TOY)
+    fig, ax = plt.subplots()
+    try:
+        assert plot_embeddings(model.wv, ["cat", "dog", "mat", "log", "sat"], method=method, ax=ax) is ax
+        assert len(ax.texts) == 5
+        assert plot_embeddings(model) is not None  # default words, new figure
+    finally:
+        plt.close("all")
+    with pytest.raises(KeyError, match="zebra"):
+        plot_embeddings(model.wv, ["cat", "zebra"])
+    with pytest.raises(ValueError):
+        plot_embeddings(model.wv, ["cat", "dog"], method="umap")
+
+
+def test_cli_word2vec_writes_word2vec_c_format(tmp_path, capsys):
+    from ferrotext.cli import main
+
+    corpus = _tiny_file(tmp_path)
+    out = tmp_path / "vec.bin"
+    argv = ["word2vec", "-train", str(corpus), "-output", str(out), "-size", "12", "-min-count", "1",
+            "-binary", "1", "-cbow", "0", "-threads", "1", "-iter", "2", "-quiet"]
+    assert main(argv) == 0
+    kv = KeyedVectors.load_word2vec_format(out, binary=True)
+    expected = Word2Vec(vector_size=12, min_count=1, architecture="skipgram", n_jobs=1, epochs=2, random_state=1).fit(corpus)
+    assert kv.index_to_key == expected.wv.index_to_key
+    np.testing.assert_array_equal(kv.vectors, expected.wv.vectors)
+    assert main(["word2vec", "-input", str(corpus), "-output", str(tmp_path / "v.txt"), "-size", "8", "-min-count", "1", "-quiet"]) == 0
+    assert (tmp_path / "v.txt").read_text().split("\n")[0] == f"{len(kv)} 8"
+    capsys.readouterr()
+    assert main(["word2vec", "-train", str(tmp_path / "missing.txt"), "-output", str(out), "-quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ferrotext: error:") and "missing.txt" in err[0]
+    assert main(["word2vec", "-train", str(corpus), "-output", str(out), "-min-count", "1000", "-quiet"]) == 2
+    assert "min_count" in capsys.readouterr().err
