@@ -10,7 +10,6 @@ batched when there are many queries (analogy evaluation).
 from __future__ import annotations
 
 import gzip
-import io
 import itertools
 import numbers
 import os
@@ -513,19 +512,6 @@ class KeyedVectors:
         return cls(np.asarray(kv.vectors, np.float32), list(kv.index_to_key), counts)
 
 
-def _read_exact(fin, nbytes, what):
-    """Reads exactly ``nbytes`` in pieces of at most 1 MiB (a hostile size never allocates
-    more than the data actually present); ValueError on a short read."""
-    pieces, left = [], nbytes
-    while left > 0:
-        piece = fin.read(min(left, _READ_PIECE))
-        if not piece:
-            raise ValueError(f"unexpected end of file in {what}: is the vector count or size wrong, or the file truncated?")
-        pieces.append(piece)
-        left -= len(piece)
-    return b"".join(pieces)
-
-
 def _decode(raw, encoding, errors, fname, i):
     try:
         return raw.decode(encoding, errors=errors)
@@ -534,24 +520,52 @@ def _decode(raw, encoding, errors, fname, i):
 
 
 def _read_binary(fin, fname, n, dim, encoding, unicode_errors, limit):
+    """Rows ``word<space><dim float32 LE>`` (an optional ``\n`` before a word is dropped, as
+    word2vec.c writes one after each vector), parsed from a buffer refilled 1 MiB at a time."""
     keys, rows = [], []
     bytes_per_vector = 4 * dim
-    buf = io.BufferedReader(fin) if not hasattr(fin, "peek") else fin
+    buf = bytearray()
+    pos = 0
+    eof = False
+
+    def fill(need):
+        # make buf[pos:] at least `need` bytes long, if the file has them
+        nonlocal buf, pos, eof
+        if pos:
+            del buf[:pos]
+            pos = 0
+        while len(buf) < need and not eof:
+            piece = fin.read(_READ_PIECE)
+            if not piece:
+                eof = True
+            buf += piece
+
     for i in range(n):
-        word = bytearray()
         while True:
-            ch = buf.read(1)
-            if not ch:
-                raise ValueError(f"{fname}: unexpected end of file after {i} of {n} vectors (truncated file or wrong count?)")
-            if ch == b" ":
+            space = buf.find(b" ", pos)
+            if space >= 0 or eof:
                 break
-            word += ch
-            if len(word) > _MAX_WORD_BYTES:
+            if len(buf) - pos > _MAX_WORD_BYTES:
+                break
+            fill(len(buf) - pos + 1)
+        if space < 0:
+            if len(buf) - pos > _MAX_WORD_BYTES:
                 raise ValueError(f"{fname}: word #{i + 1} is longer than {_MAX_WORD_BYTES} bytes; not a word2vec binary file?")
-        key = _decode(bytes(word), encoding, unicode_errors, fname, i).lstrip("\n")
-        raw = _read_exact(buf, bytes_per_vector, f"{fname}, vector #{i + 1} of {n}")
-        rows.append(np.frombuffer(raw, dtype="<f4").astype(np.float32))
+            raise ValueError(f"{fname}: unexpected end of file after {i} of {n} vectors (truncated file or wrong count?)")
+        if space - pos > _MAX_WORD_BYTES:
+            raise ValueError(f"{fname}: word #{i + 1} is longer than {_MAX_WORD_BYTES} bytes; not a word2vec binary file?")
+        key = _decode(bytes(buf[pos:space]), encoding, unicode_errors, fname, i).lstrip("\n")
+        pos = space + 1
+        if len(buf) - pos < bytes_per_vector:
+            fill(bytes_per_vector)
+            if len(buf) < bytes_per_vector:
+                raise ValueError(
+                    f"unexpected end of file in {fname}, vector #{i + 1} of {n}: "
+                    "is the vector count or size wrong, or the file truncated?"
+                )
+        rows.append(np.frombuffer(bytes(buf[pos : pos + bytes_per_vector]), dtype="<f4").astype(np.float32))
         keys.append(key)
+        pos += bytes_per_vector
     return keys, rows
 
 
