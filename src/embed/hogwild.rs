@@ -61,6 +61,24 @@ impl HogwildMatrix {
         &self.data[i * self.half..(i + 1) * self.half]
     }
 
+    /// Hints the CPU to bring row `i` into cache (no effect on results; a no-op off x86-64).
+    #[inline(always)]
+    pub fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let row = self.row(i);
+            // One hint per 64-byte line (8 pairs).
+            for line in row.chunks(8) {
+                // SAFETY: prefetching only hints the cache; it never faults or reads memory
+                // architecturally, and the pointer is in bounds anyway. SSE is baseline on x86-64.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr() as *const i8) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
     /// Copies row `i` into `out` (`out.len() == padded_dim()`).
     #[inline]
     pub fn load_row(&self, i: usize, out: &mut [f32]) {

@@ -228,11 +228,22 @@ impl Shared<'_> {
         match self.p.loss {
             Loss::Negative => {
                 let Some(alias) = &self.alias else { return 0.0 };
-                for d in 0..=self.p.negative {
+                // Draw the noise words first and prefetch their rows, so the cache misses of
+                // the 1 + negative output rows overlap instead of queueing one after another.
+                const BATCH: usize = 32;
+                let mut noise = [0u32; BATCH];
+                let neg = self.p.negative;
+                for d in 0..=neg {
+                    if d % BATCH == 1 {
+                        for slot in noise.iter_mut().take((neg + 1 - d).min(BATCH)) {
+                            *slot = alias.sample(rng.next_u64());
+                            self.syn1.prefetch_row(*slot as usize);
+                        }
+                    }
                     let (t, label) = if d == 0 {
                         (target, 1.0f32)
                     } else {
-                        let t = alias.sample(rng.next_u64());
+                        let t = noise[(d - 1) % BATCH];
                         if t == target {
                             continue;
                         }
