@@ -7,6 +7,7 @@
 //!   and maps errors. It holds no algorithm loops.
 #![warn(missing_docs)]
 
+pub mod embed;
 pub mod error;
 pub mod linalg;
 pub mod runtime;

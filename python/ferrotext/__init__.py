@@ -11,4 +11,17 @@ from ferrotext.feature_extraction import __all__ as _feature_extraction_all
 from ferrotext.topic_models import *  # noqa: F403
 from ferrotext.topic_models import __all__ as _topic_models_all
 
-__all__ = ["__version__", *_feature_extraction_all, *_decomposition_all, *_topic_models_all]
+from ferrotext.embeddings import *  # noqa: F403
+from ferrotext.embeddings import __all__ as _embeddings_all
+from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
+from ferrotext.plotting import plot_embeddings  # noqa: F401
+
+__all__ = [
+    "__version__",
+    *_feature_extraction_all,
+    *_decomposition_all,
+    *_topic_models_all,
+    *_embeddings_all,
+    "KeyedVectors",
+    "plot_embeddings",
+]

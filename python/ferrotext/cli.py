@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_lsa(sub)
+    _add_word2vec(sub)
     # Later: topics (pLSA/LDA), word2vec, fasttext, glove register here the same way.
     return parser
 
@@ -289,6 +290,64 @@ def run_lsa(args) -> int:
             raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         if not args.quiet:
             print(f"{PROG}: wrote {args.out} ({doc_vectors.shape[0]} x {doc_vectors.shape[1]})", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# word2vec (word2vec.c-style options)
+# --------------------------------------------------------------------------------------------
+
+
+def _add_word2vec(sub) -> None:
+    p = sub.add_parser(
+        "word2vec",
+        help="train word vectors like word2vec.c and write them in its text or binary format",
+        description="Train word2vec on text files (one sentence per line, .gz allowed), streamed "
+        "from disk, and save the vectors in word2vec.c's format. Options follow word2vec.c.",
+    )
+    p.add_argument("-train", "-input", dest="input", nargs="+", required=True, metavar="FILE", help="training text file(s)")
+    p.add_argument("-output", required=True, metavar="FILE", help="where to write the vectors")
+    p.add_argument("-size", type=_positive_int, default=100, help="vector size (default 100)")
+    p.add_argument("-window", type=_positive_int, default=5, help="max skip length (default 5)")
+    p.add_argument("-sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3, 0 = off)")
+    p.add_argument("-hs", type=int, choices=(0, 1), default=0, help="hierarchical softmax (default 0)")
+    p.add_argument("-negative", type=int, default=5, help="negative samples (default 5)")
+    p.add_argument("-threads", type=_jobs, default=None, help="threads (default: all cores)")
+    p.add_argument("-iter", type=_positive_int, default=5, help="epochs (default 5)")
+    p.add_argument("-min-count", dest="min_count", type=_positive_int, default=5, help="discard rarer words (default 5)")
+    p.add_argument("-alpha", type=float, default=None, help="learning rate (default 0.025)")
+    p.add_argument("-binary", type=int, choices=(0, 1), default=0, help="binary output (default 0)")
+    p.add_argument("-cbow", type=int, choices=(0, 1), default=1, help="CBOW (1, default) or skip-gram (0)")
+    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_word2vec)
+
+
+def run_word2vec(args) -> int:
+    from ferrotext.embeddings import Word2Vec
+
+    for f in args.input:
+        if not os.path.isfile(f):
+            raise CLIError(f"no such file: {f}")
+    if args.hs == 0 and args.negative < 1:
+        raise CLIError("-negative must be >= 1 unless -hs 1")
+    model = Word2Vec(
+        vector_size=args.size, window=args.window, min_count=args.min_count, sample=args.sample,
+        architecture="cbow" if args.cbow else "skipgram",
+        loss="hierarchical_softmax" if args.hs else "negative", negative=max(args.negative, 1),
+        alpha=0.025 if args.alpha is None else args.alpha, epochs=args.iter, n_jobs=args.threads,
+        random_state=args.seed, verbose=0 if args.quiet else 1,
+    )
+    try:
+        model.fit([Path(f) for f in args.input])
+    except ValueError as exc:  # empty corpus, everything below min_count, invalid UTF-8 ...
+        raise CLIError(str(exc).splitlines()[0]) from None
+    try:
+        model.wv.save_word2vec_format(args.output, binary=bool(args.binary))
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {exc.strerror}") from None
+    if not args.quiet:
+        print(f"{PROG}: wrote {len(model.wv)} x {model.vector_size} vectors to {args.output}", file=sys.stderr)
     return 0
 
 

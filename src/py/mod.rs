@@ -7,6 +7,7 @@ pub(crate) mod signals;
 mod svd;
 mod text;
 mod topic;
+mod word2vec;
 
 /// The `ferrotext._core` extension module.
 #[pymodule]
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     text::register(m)?;
     svd::register(m)?;
     topic::register(m)?;
+    word2vec::register(m)?;
     Ok(())
 }

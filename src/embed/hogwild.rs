@@ -1,0 +1,163 @@
+//! The only shared-mutable-weights code in ferrotext (Hogwild!, Recht et al. 2011).
+//!
+//! Weights live in relaxed atomics (two `f32` bit patterns per `AtomicU64`). Threads copy a row out, compute on the private copy, then store (or add) back.
+//! Concurrent updates of the same row may lose one another's contribution, which is exactly
+//! the race Hogwild tolerates, but there is no undefined behaviour: every access is atomic.
+//! On x86-64 and AArch64 a relaxed 32-bit atomic load/store is an ordinary move.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A row-major matrix of `f32` that many threads may read and write at once.
+///
+/// Two neighbouring `f32` share one `AtomicU64` (low half = even column), which halves the
+/// number of atomic instructions per row; rows are padded to an even length with a zero that
+/// stays zero (every update is a multiple of another padded row whose padding is zero).
+pub struct HogwildMatrix {
+    data: Vec<AtomicU64>,
+    dim: usize,
+    half: usize,
+}
+
+#[inline(always)]
+fn pack(lo: f32, hi: f32) -> u64 {
+    (lo.to_bits() as u64) | ((hi.to_bits() as u64) << 32)
+}
+
+impl HogwildMatrix {
+    /// Wraps a row-major `rows x dim` matrix given as a flat slice.
+    pub fn from_slice(values: &[f32], dim: usize) -> Self {
+        let dim = dim.max(1);
+        let half = dim.div_ceil(2);
+        let mut data = Vec::with_capacity(values.len() / dim * half);
+        for row in values.chunks_exact(dim) {
+            let mut pairs = row.chunks_exact(2);
+            for p in &mut pairs {
+                data.push(AtomicU64::new(pack(p[0], p[1])));
+            }
+            if let [last] = pairs.remainder() {
+                data.push(AtomicU64::new(pack(*last, 0.0)));
+            }
+        }
+        HogwildMatrix { data, dim, half }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.data.len() / self.half
+    }
+
+    /// Row length.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Row length rounded up to even: the length of the buffers the row methods take.
+    pub fn padded_dim(&self) -> usize {
+        2 * self.half
+    }
+
+    #[inline(always)]
+    fn row(&self, i: usize) -> &[AtomicU64] {
+        &self.data[i * self.half..(i + 1) * self.half]
+    }
+
+    /// Hints the CPU to bring row `i` into cache (no effect on results; a no-op off x86-64).
+    #[inline(always)]
+    pub fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let row = self.row(i);
+            // One hint per 64-byte line (8 pairs).
+            for line in row.chunks(8) {
+                // SAFETY: prefetching only hints the cache; it never faults or reads memory
+                // architecturally, and the pointer is in bounds anyway. SSE is baseline on x86-64.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr() as *const i8) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
+    /// Copies row `i` into `out` (`out.len() == padded_dim()`).
+    #[inline]
+    pub fn load_row(&self, i: usize, out: &mut [f32]) {
+        for (o, a) in out.chunks_exact_mut(2).zip(self.row(i)) {
+            let x = a.load(Relaxed);
+            o[0] = f32::from_bits(x as u32);
+            o[1] = f32::from_bits((x >> 32) as u32);
+        }
+    }
+
+    /// Overwrites row `i` with `values` (`padded_dim()` long).
+    #[inline]
+    pub fn store_row(&self, i: usize, values: &[f32]) {
+        for (v, a) in values.chunks_exact(2).zip(self.row(i)) {
+            a.store(pack(v[0], v[1]), Relaxed);
+        }
+    }
+
+    /// `row_i += scale * x` (`x` is `padded_dim()` long), pair by pair (load, add, store; not a
+    /// read-modify-write instruction, so a concurrent update of the same pair may be lost, as
+    /// Hogwild allows).
+    #[inline]
+    pub fn add_scaled(&self, i: usize, scale: f32, x: &[f32]) {
+        for (v, a) in x.chunks_exact(2).zip(self.row(i)) {
+            let cur = a.load(Relaxed);
+            let lo = f32::from_bits(cur as u32) + scale * v[0];
+            let hi = f32::from_bits((cur >> 32) as u32) + scale * v[1];
+            a.store(pack(lo, hi), Relaxed);
+        }
+    }
+
+    /// Copies the whole matrix out, unpadded (after training, when no thread writes any more).
+    pub fn to_vec(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.rows() * self.dim);
+        let mut buf = vec![0.0f32; self.padded_dim()];
+        for i in 0..self.rows() {
+            self.load_row(i, &mut buf);
+            out.extend_from_slice(&buf[..self.dim]);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_load_add_roundtrip() {
+        let m = HogwildMatrix::from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3);
+        assert_eq!(m.rows(), 2);
+        assert_eq!(m.padded_dim(), 4);
+        let mut row = [0.0f32; 4];
+        m.load_row(1, &mut row);
+        assert_eq!(row, [4.0, 5.0, 6.0, 0.0]);
+        m.store_row(0, &[-1.0, f32::MIN_POSITIVE, 0.5, 0.0]);
+        m.load_row(0, &mut row);
+        assert_eq!(row, [-1.0, f32::MIN_POSITIVE, 0.5, 0.0]);
+        m.add_scaled(1, 2.0, &[1.0, 1.0, -1.0, 0.0]);
+        assert_eq!(
+            m.to_vec(),
+            vec![-1.0, f32::MIN_POSITIVE, 0.5, 6.0, 7.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn concurrent_disjoint_rows_are_exact() {
+        let m = HogwildMatrix::from_slice(&vec![0.0; 8 * 16], 16);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let m = &m;
+                s.spawn(move || {
+                    for _ in 0..100 {
+                        m.add_scaled(t, 1.0, &[1.0; 16]);
+                        m.add_scaled(t, 0.5, &[0.5; 16]);
+                    }
+                });
+            }
+        });
+        assert!(m.to_vec().iter().all(|&v| v == 125.0));
+    }
+}
