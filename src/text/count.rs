@@ -69,7 +69,9 @@ impl<'a> Input<'a> {
     fn validate(&self) -> Result<()> {
         if let Input::Joined { docs, counts } = self {
             if docs.len() != counts.len() {
-                return Err(Error::InvalidInput("token counts and documents differ in length".into()));
+                return Err(Error::InvalidInput(
+                    "token counts and documents differ in length".into(),
+                ));
             }
         }
         if let Input::Tokens { tokens, offsets } = self {
@@ -443,7 +445,10 @@ pub fn fit(
                 ChunkRows {
                     ends: new_ends,
                     cols: keyed.iter().map(|e| e.1).collect(),
-                    vals: keyed.iter().map(|e| i32::try_from(e.2).unwrap_or(i32::MAX)).collect(),
+                    vals: keyed
+                        .iter()
+                        .map(|e| i32::try_from(e.2).unwrap_or(i32::MAX))
+                        .collect(),
                 }
             })
             .collect()
@@ -721,6 +726,7 @@ mod tests {
             stop_words: None,
             word: CharTable::ascii_word(),
             space: CharTable::ascii_space(),
+            lowercase_ascii: false,
         }
     }
 
