@@ -144,26 +144,37 @@ class _RustTextMixin:
         docs = self._ft_docs(raw)
         if docs is None:
             return None, None, raw
+        rust_lower = False
         if self.preprocessor is None and not self.strip_accents:
             if self.lowercase:
-                docs = list(map(str.lower, docs))
+                if self.analyzer in ("char", "char_wb") or (
+                    self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS
+                ):
+                    # The Rust analyzer lower-cases ASCII letters on the fly; only non-ASCII
+                    # documents (str.isascii is O(1)) need Python's str.lower. No lower-cased
+                    # copy of the corpus is kept alive.
+                    rust_lower = True
+                    if not all(map(str.isascii, docs)):
+                        docs = [d if d.isascii() else d.lower() for d in docs]
+                else:
+                    docs = list(map(str.lower, docs))
         else:
             preprocess = self.build_preprocessor()
             docs = [preprocess(d) for d in docs]
             if not all(isinstance(d, str) for d in docs):
                 return None, None, raw
         if self.analyzer in ("char", "char_wb"):
-            return self._ft_spec(self.analyzer, min_n, max_n, None), docs, raw
+            return self._ft_spec(self.analyzer, min_n, max_n, None, rust_lower), docs, raw
         stop = self.get_stop_words()
         stop = None if stop is None else [w for w in stop if isinstance(w, str)]
         if self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS:
-            return self._ft_spec("word_default", min_n, max_n, stop), docs, raw
+            return self._ft_spec("word_default", min_n, max_n, stop, rust_lower), docs, raw
         tokenize = self.build_tokenizer()
         tokens = (tokenize(d) for d in docs)
         return self._ft_spec("word_tokens", min_n, max_n, stop), _Replayable(tokens, tokenize, docs), raw
 
     @staticmethod
-    def _ft_spec(kind, min_n, max_n, stop_words):
+    def _ft_spec(kind, min_n, max_n, stop_words, lowercase_ascii=False):
         word, space = char_ranges()
         return {
             "kind": kind,
@@ -172,6 +183,7 @@ class _RustTextMixin:
             "stop_words": stop_words,
             "word_ranges": word,
             "space_ranges": space,
+            "lowercase_ascii": bool(lowercase_ascii),
         }
 
     def _ft_n_jobs(self):

@@ -83,6 +83,7 @@ struct SpecArgs {
     stop_words: Option<Vec<String>>,
     word_ranges: Vec<(u32, u32)>,
     space_ranges: Vec<(u32, u32)>,
+    lowercase_ascii: bool,
 }
 
 impl SpecArgs {
@@ -96,6 +97,7 @@ impl SpecArgs {
                 .map(|s| s.into_iter().collect::<FxHashSet<String>>()),
             word: CharTable::from_ranges(&self.word_ranges),
             space: CharTable::from_ranges(&self.space_ranges),
+            lowercase_ascii: self.lowercase_ascii,
         })
     }
 }

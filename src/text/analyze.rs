@@ -41,6 +41,9 @@ pub struct AnalyzerSpec {
     pub word: CharTable,
     /// Python's `\s` / `str.isspace` set.
     pub space: CharTable,
+    /// Lower-case ASCII letters of `DocRef::Text` documents before analysis (what `str.lower`
+    /// does to an ASCII string; a no-op on text `str.lower` already went through).
+    pub lowercase_ascii: bool,
 }
 
 /// A document handed to an analyzer.
@@ -60,6 +63,7 @@ pub struct Scratch<'a> {
     tokens: Vec<&'a str>,
     buf: String,
     offsets: Vec<usize>,
+    lower: String,
 }
 
 impl AnalyzerSpec {
@@ -76,17 +80,53 @@ impl AnalyzerSpec {
 
     /// Calls `emit` for every term of `doc`, in scikit-learn's order.
     pub fn analyze<'a, F: FnMut(&str)>(&self, doc: DocRef<'a>, scratch: &mut Scratch<'a>, emit: F) {
-        match (self.kind, doc) {
-            (AnalyzerKind::Char, DocRef::Text(t)) => self.char_ngrams(t, scratch, emit),
-            (AnalyzerKind::CharWb, DocRef::Text(t)) => self.char_wb_ngrams(t, scratch, emit),
-            (_, DocRef::Text(t)) => {
+        match doc {
+            DocRef::Text(t)
+                if self.lowercase_ascii && t.bytes().any(|b| b.is_ascii_uppercase()) =>
+            {
+                let mut lower = std::mem::take(&mut scratch.lower);
+                lower.clear();
+                lower.push_str(t);
+                lower.make_ascii_lowercase();
+                let mut local = Scratch {
+                    tokens: Vec::new(),
+                    buf: std::mem::take(&mut scratch.buf),
+                    offsets: std::mem::take(&mut scratch.offsets),
+                    lower: String::new(),
+                };
+                self.analyze_text(&lower, &mut local, emit);
+                scratch.buf = local.buf;
+                scratch.offsets = local.offsets;
+                scratch.lower = lower;
+            }
+            DocRef::Text(t) => self.analyze_text(t, scratch, emit),
+            _ => self.analyze_tokens(doc, scratch, emit),
+        }
+    }
+
+    fn analyze_text<'a, F: FnMut(&str)>(&self, t: &'a str, scratch: &mut Scratch<'a>, emit: F) {
+        match self.kind {
+            AnalyzerKind::Char => self.char_ngrams(t, scratch, emit),
+            AnalyzerKind::CharWb => self.char_wb_ngrams(t, scratch, emit),
+            _ => {
                 scratch.tokens.clear();
                 scan_word_tokens(t, &self.word, &mut scratch.tokens);
                 let mut toks = std::mem::take(&mut scratch.tokens);
                 self.word_ngrams(&mut toks, &mut scratch.buf, emit);
                 scratch.tokens = toks;
             }
-            (_, DocRef::Joined(t, n)) => {
+        }
+    }
+
+    fn analyze_tokens<'a, F: FnMut(&str)>(
+        &self,
+        doc: DocRef<'a>,
+        scratch: &mut Scratch<'a>,
+        emit: F,
+    ) {
+        match doc {
+            DocRef::Text(t) => self.analyze_text(t, scratch, emit),
+            DocRef::Joined(t, n) => {
                 scratch.tokens.clear();
                 if n > 0 {
                     scratch.tokens.extend(t.split('\0'));
@@ -95,7 +135,7 @@ impl AnalyzerSpec {
                 self.word_ngrams(&mut toks, &mut scratch.buf, emit);
                 scratch.tokens = toks;
             }
-            (_, DocRef::Tokens(ts)) => {
+            DocRef::Tokens(ts) => {
                 scratch.tokens.clear();
                 scratch.tokens.extend_from_slice(ts);
                 let mut toks = std::mem::take(&mut scratch.tokens);
@@ -278,6 +318,7 @@ mod tests {
             stop_words: None,
             word: CharTable::ascii_word(),
             space: CharTable::ascii_space(),
+            lowercase_ascii: false,
         }
     }
 
@@ -297,6 +338,21 @@ mod tests {
             run(&s, "a bc de_f!g  hi"),
             ["bc", "de_f", "hi", "bc de_f", "de_f hi"]
         );
+    }
+
+    #[test]
+    fn lowercase_ascii_on_the_fly() {
+        for kind in [
+            AnalyzerKind::WordDefault,
+            AnalyzerKind::Char,
+            AnalyzerKind::CharWb,
+        ] {
+            let mut s = spec(kind, 1, 2);
+            let plain = run(&s, "ab cd\u{e9}  ef");
+            s.lowercase_ascii = true;
+            assert_eq!(run(&s, "AB cD\u{e9}  Ef"), plain);
+            assert_eq!(run(&s, "ab cd\u{e9}  ef"), plain);
+        }
     }
 
     #[test]

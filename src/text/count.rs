@@ -12,6 +12,7 @@ use crate::text::analyze::{AnalyzerSpec, DocRef, Scratch};
 use crate::text::intern::Interner;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Documents per chunk (one unit of parallel work).
 const CHUNK_DOCS: usize = 1024;
@@ -393,21 +394,33 @@ pub fn fit(
             "empty vocabulary; perhaps the documents only contain stop words".into(),
         ));
     }
-    let mut order = pool.install(|| sorted_handles(&shards));
-    if let Some((low, high)) = df_range {
-        let mut df: Vec<Vec<u32>> = shards.iter().map(|sh| vec![0u32; sh.terms.len()]).collect();
-        for (_, entries) in &parts {
-            for &(h, _) in entries {
-                let (s, sid) = split_handle(h);
-                df[s][sid] += 1;
-            }
-        }
-        order.retain(|&h| {
-            let (s, sid) = split_handle(h);
-            let d = f64::from(df[s][sid]);
-            d >= low && d <= high
+    // Prune by document frequency first, so only the kept terms are sorted.
+    let keep: Option<Vec<Vec<bool>>> = df_range.map(|(low, high)| {
+        let df: Vec<Vec<AtomicU32>> = shards
+            .iter()
+            .map(|sh| (0..sh.terms.len()).map(|_| AtomicU32::new(0)).collect())
+            .collect();
+        pool.install(|| {
+            parts.par_iter().for_each(|(_, entries)| {
+                for &(h, _) in entries {
+                    let (s, sid) = split_handle(h);
+                    df[s][sid].fetch_add(1, Ordering::Relaxed);
+                }
+            });
         });
-    }
+        df.into_iter()
+            .map(|d| {
+                d.into_iter()
+                    .map(|d| {
+                        let d = f64::from(d.into_inner());
+                        d >= low && d <= high
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    let order = pool.install(|| sorted_handles(&shards, keep.as_deref()));
+    drop(keep);
     let n_terms = order.len();
     let mut rank: Vec<Vec<u32>> = shards
         .iter()
@@ -463,11 +476,15 @@ fn term_of(shards: &[Shard], h: u32) -> &str {
     shards.get(s).map_or("", |sh| sh.terms.term(sid as u32))
 }
 
-/// All term handles in code-point order of their strings.
-fn sorted_handles(shards: &[Shard]) -> Vec<u32> {
-    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(shards.iter().map(|s| s.terms.len()).sum());
+/// All term handles (only those with `keep[shard][sid]` when given) in code-point order of their
+/// strings.
+fn sorted_handles(shards: &[Shard], keep: Option<&[Vec<bool>]>) -> Vec<u32> {
+    let mut keys: Vec<(u64, u32)> = Vec::new();
     for (s, sh) in shards.iter().enumerate() {
         for sid in 0..sh.terms.len() as u32 {
+            if keep.is_some_and(|k| !k[s][sid as usize]) {
+                continue;
+            }
             let b = sh.terms.term(sid).as_bytes();
             let mut p = [0u8; 8];
             let n = b.len().min(8);
@@ -726,6 +743,7 @@ mod tests {
             stop_words: None,
             word: CharTable::ascii_word(),
             space: CharTable::ascii_space(),
+            lowercase_ascii: false,
         }
     }
 
