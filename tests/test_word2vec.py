@@ -249,6 +249,9 @@ def test_bad_corpora(tmp_path):
         _fast(min_count=5).fit([["a", "b", "c"]])
     with pytest.raises(TypeError, match="int"):
         _fast().fit([["a", 3, "b"]])
+    # None must not slip through as a vocabulary entry (it did: None doubled as "no bad token").
+    with pytest.raises(TypeError, match="NoneType"):
+        _fast().fit([["aa", None, "bb"]] * 3)
     with pytest.raises(TypeError):
         _fast().fit([["a"], 5])
     with pytest.raises(ValueError, match="not found"):

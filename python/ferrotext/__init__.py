@@ -3,6 +3,7 @@
 >>> from ferrotext import TfidfVectorizer, TruncatedSVD   # in place of sklearn's
 """
 
+from ferrotext import datasets  # noqa: F401  (so `ferrotext.datasets` works after `import ferrotext`)
 from ferrotext._core import __version__
 from ferrotext.decomposition import *  # noqa: F403
 from ferrotext.decomposition import __all__ as _decomposition_all

@@ -247,8 +247,10 @@ class Word2Vec(TransformerMixin, BaseEstimator):
             if self.max_vocab_size is not None and len(counter) > self.max_vocab_size:
                 counter = Counter({w: c for w, c in counter.items() if c >= min_reduce})
                 min_reduce += 1
-        bad = next((w for w in counter if type(w) is not str), None)
-        if bad is not None:
+        # A sentinel, not None: a None token is itself a bad token.
+        not_found = object()
+        bad = next((w for w in counter if type(w) is not str), not_found)
+        if bad is not not_found:
             raise TypeError(f"tokens must be str, got {type(bad).__name__} ({bad!r})")
         return list(counter.keys()), list(counter.values()), total, n_sent
 
