@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
 import pickle
-import threading
 import time
 import warnings
 
@@ -19,6 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from ferrotext import PLSA
+from runtime_checks import assert_gil_released, assert_interruptible
 
 
 @pytest.fixture(scope="module")
@@ -276,50 +275,3 @@ def test_gil_released(news_counts):
 def test_ctrl_c_interrupts_fit(news_counts):
     model = PLSA(n_components=20, max_iter=10**6, tol=0, random_state=0)
     assert_interruptible(lambda: model.fit(news_counts))
-
-
-# --- runtime helpers (GIL, Ctrl-C) -------------------------------------------------------
-
-
-def assert_gil_released(run):
-    """`run()` must take ~1 s; a Python thread has to make progress in its middle."""
-    stamps = []
-    done = threading.Event()
-
-    def spin():
-        while not done.is_set():
-            stamps.append(time.perf_counter())
-            time.sleep(0.001)
-
-    thread = threading.Thread(target=spin)
-    thread.start()
-    t0 = time.perf_counter()
-    try:
-        run()
-    finally:
-        t1 = time.perf_counter()
-        done.set()
-        thread.join()
-    span = t1 - t0
-    assert span > 0.2, f"the call was too short ({span:.3f} s) to say anything"
-    lo, hi = t0 + 0.3 * span, t0 + 0.7 * span
-    inside = [s for s in stamps if lo <= s <= hi]
-    # With the GIL held for the whole Rust call the thread could not run at all in there.
-    assert len(inside) > 0.2 * (hi - lo) / 0.001 * 0.1, (len(inside), span)
-
-
-def assert_interruptible(run, limit=2.0):
-    """`run()` would take much longer than `limit`; Ctrl-C after 0.5 s must stop it in time."""
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    t0 = time.perf_counter()
-    timer.start()
-    try:
-        run()
-    except KeyboardInterrupt:
-        elapsed = time.perf_counter() - t0
-    else:
-        timer.cancel()
-        raise AssertionError("the call finished without being interrupted")
-    finally:
-        timer.cancel()
-    assert elapsed < limit, f"KeyboardInterrupt came after {elapsed:.2f} s"
