@@ -264,3 +264,124 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     assert "Traceback" not in err
     assert err.splitlines()[-1] == "ferrotext: interrupted"
     assert out == ""
+
+
+# --------------------------------------------------------------------------------------------
+# topics (pLSA / LDA)
+
+
+def _topic_model_top_terms(docs, model, topics, terms, **kw):
+    """The CLI's pipeline written with the Python API: the reference for its output."""
+    from ferrotext import PLSA, CountVectorizer, LatentDirichletAllocation
+
+    v = CountVectorizer(stop_words="english", max_features=1000, max_df=0.5)
+    X = v.fit_transform(docs)
+    if model == "plsa":
+        est = PLSA(n_components=topics, random_state=0, **kw)
+    else:
+        est = LatentDirichletAllocation(n_components=topics, learning_method="batch", random_state=0, **kw)
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        doc_topic = est.fit_transform(X)
+    names = v.get_feature_names_out()
+    return [[str(names[j]) for j in np.argsort(-c, kind="stable")[:terms]] for c in est.components_], doc_topic
+
+
+@pytest.mark.parametrize("model", ["lda", "plsa"])
+def test_topics_on_demo_corpus_match_python_api(model, tmp_path):
+    from ferrotext.datasets import load_demo_corpus
+
+    out = tmp_path / "mix.npy"
+    proc = run("topics", "--model", model, "--topics", "6", "--terms", "5", "--jobs", "1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    topics = parse_topics(proc.stdout)
+    expected, doc_topic = _topic_model_top_terms(load_demo_corpus().data, model, 6, 5, n_jobs=1)
+    assert topics == expected
+    mix = np.load(out)
+    assert mix.shape == (3000, 6)
+    np.testing.assert_allclose(mix, doc_topic, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(mix.sum(axis=1), 1.0, rtol=1e-9)
+    # Progress and the fit summary go to stderr.
+    assert re.search(r"counting words in 3000 documents \.\.\. 3000 x 1000 count matrix", proc.stderr)
+    summary = "log-likelihood" if model == "plsa" else "perplexity"
+    assert re.search(rf"\d+ iterations, {summary} [-\d.e+]+", proc.stderr), proc.stderr
+
+
+def test_topics_plsa_separates_planted_themes(tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(_small_corpus(np.random.RandomState(1))))
+    proc = run("topics", docs, "--lines", "--model", "plsa", "--topics", "3", "--terms", "4", "--max-df", "1.0",
+               "--max-iter", "200", "--jobs", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    themes = [set(SPACE.split()), set(CARS.split()), set(FOOD.split())]
+    found = []
+    for words in parse_topics(proc.stdout):
+        owners = [i for i, theme in enumerate(themes) if set(words) <= theme]
+        assert len(owners) == 1, f"topic mixes themes: {words}"
+        found.append(owners[0])
+    assert sorted(found) == [0, 1, 2]
+
+
+def test_topics_lda_matches_sklearn_on_a_file(tmp_path):
+    # On a tiny corpus LDA can stop in a local optimum (sklearn's own LDA merges two of these
+    # themes for some seeds), so the reference here is sklearn's pipeline itself.
+    from sklearn.decomposition import LatentDirichletAllocation as SkLDA
+    from sklearn.feature_extraction.text import CountVectorizer as SkCount
+
+    texts = _small_corpus(np.random.RandomState(1))
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(texts))
+    proc = run("topics", docs, "--lines", "--model", "lda", "--topics", "3", "--terms", "4", "--max-df", "1.0",
+               "--max-iter", "50", "--jobs", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    v = SkCount(stop_words="english", max_features=1000, max_df=1.0)
+    X = v.fit_transform(texts)
+    lda = SkLDA(n_components=3, max_iter=50, learning_method="batch", random_state=0).fit(X)
+    names = v.get_feature_names_out()
+    expected = [[str(names[j]) for j in np.argsort(-c, kind="stable")[:4]] for c in lda.components_]
+    assert parse_topics(proc.stdout) == expected
+
+
+def test_topics_errors(tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(_small_corpus(np.random.RandomState(2))))
+    assert_one_line_error(run("topics", docs, "--lines", "--topics", "50", "--max-df", "1.0"), "--topics 50 is too many")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert_one_line_error(run("topics", empty, "--model", "plsa"), "empty corpus")
+    assert_one_line_error(run("topics", tmp_path / "missing.txt"), "no such file or folder")
+    assert_one_line_error(run("topics", "--out", tmp_path / "nowhere" / "mix.npy"), "--out", "does not exist")
+    proc = run("topics", "--model", "nmf")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--model" in proc.stderr
+    proc = run("--help")
+    assert proc.returncode == 0 and "topics" in proc.stdout
+    proc = run("topics", "--help")
+    assert proc.returncode == 0 and "--model" in proc.stdout and "--learning-method" in proc.stdout
+
+
+def test_topics_ctrl_c_exits_130(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferrotext", "topics", "--model", "lda", "--max-iter", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "LDA (" not in seen and time.monotonic() < deadline:
+            seen += os.read(proc.stderr.fileno(), 4096).decode()
+        assert "LDA (" in seen
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert time.monotonic() - sent < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    err = seen + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "ferrotext: interrupted"
+    assert out == ""

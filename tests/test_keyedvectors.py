@@ -221,3 +221,66 @@ def test_bad_constructor_input():
         KeyedVectors(np.zeros((2, 3)), ["a"])
     with pytest.raises(ValueError, match="duplicate"):
         KeyedVectors(np.zeros((2, 3)), ["a", "a"])
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_duplicate_words_warn_and_keep_the_first_like_gensim(tmp_path, binary):
+    vecs = np.arange(9, dtype=np.float32).reshape(3, 3)
+    path = tmp_path / "dup.w2v"
+    if binary:
+        path.write_bytes(b"3 3\n" + b"".join(w + b" " + v.tobytes() for w, v in zip([b"a", b"b", b"a"], vecs)))
+    else:
+        path.write_text("3 3\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in zip("aba", vecs)))
+    with pytest.warns(UserWarning, match="duplicate word"):
+        ours = KeyedVectors.load_word2vec_format(path, binary=binary)
+    theirs = gensim_models.KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    # gensim 4.4 leaves an unfilled slot (key None, zero vector) at the end for each dropped row.
+    kept = [i for i, k in enumerate(theirs.index_to_key) if k is not None]
+    assert ours.index_to_key == [theirs.index_to_key[i] for i in kept] == ["a", "b"]
+    np.testing.assert_array_equal(ours.vectors, theirs.vectors[kept])
+
+
+@pytest.mark.parametrize("key", ["two words", "line\nbreak", ""])
+@pytest.mark.parametrize("binary", [False, True])
+def test_keys_the_format_cannot_hold_are_refused(tmp_path, key, binary):
+    kv = KeyedVectors(np.ones((2, 3), np.float32), ["ok", key])
+    path = tmp_path / "v.w2v"
+    with pytest.raises(ValueError, match="cannot be stored"):
+        kv.save_word2vec_format(path, binary=binary)
+    assert not path.exists() or path.stat().st_size == 0
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_reader_survives_random_corruption(tmp_path, binary):
+    # A short mutation fuzz: any damage to a valid file gives a result or a ValueError,
+    # never another exception or a crash.
+    rng = np.random.default_rng(0)
+    kv = KeyedVectors(rng.standard_normal((20, 4)).astype(np.float32), [f"w{i}" for i in range(20)])
+    good = tmp_path / "good"
+    kv.save_word2vec_format(good, binary=binary)
+    data = good.read_bytes()
+    path = tmp_path / "bad"
+    outcomes = {"ok": 0, "error": 0}
+    for trial in range(300):
+        mutated = bytearray(data)
+        kind = trial % 3
+        if kind == 0:  # flip bytes
+            for pos in rng.integers(0, len(mutated), size=int(rng.integers(1, 8))):
+                mutated[pos] = int(rng.integers(0, 256))
+        elif kind == 1:  # truncate
+            mutated = mutated[: int(rng.integers(0, len(mutated)))]
+        else:  # insert junk
+            pos = int(rng.integers(0, len(mutated)))
+            mutated[pos:pos] = rng.integers(0, 256, size=int(rng.integers(1, 16))).astype(np.uint8).tobytes()
+        path.write_bytes(bytes(mutated))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # duplicate words after a flip
+                loaded = KeyedVectors.load_word2vec_format(path, binary=binary)
+        except ValueError:
+            outcomes["error"] += 1
+        else:
+            outcomes["ok"] += 1
+            assert loaded.vectors.dtype == np.float32
+            assert loaded.vectors.shape[0] == len(loaded.index_to_key)
+    assert outcomes["error"] > 0  # the fuzz does reach the error paths

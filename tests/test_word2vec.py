@@ -256,6 +256,9 @@ def test_bad_corpora(tmp_path):
         _fast().fit([["a"], 5])
     with pytest.raises(ValueError, match="not found"):
         _fast().fit(tmp_path / "missing.txt")
+    # A str is a path; a text passed by mistake gets a hint, not just "not found".
+    with pytest.raises(ValueError, match="list of sentences"):
+        _fast().fit("the quick brown fox jumps over the lazy dog")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok words\n\xff\xfe broken\n")
     with pytest.raises(ValueError, match="UTF-8"):

@@ -234,7 +234,10 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         if kind == "files":
             for p in X:
                 if not os.path.isfile(p):
-                    raise ValueError(f"corpus file not found: {p}")
+                    raise ValueError(
+                        f"corpus file not found: {p[:80]!r}. A str or path is read as a file name; "
+                        "to train on text in memory pass a list of sentences, e.g. [text] or [text.split()]"
+                    )
             return _core.w2v_count_files(X, self.max_vocab_size)
         counter = Counter()
         total = 0

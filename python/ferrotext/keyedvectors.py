@@ -13,6 +13,8 @@ import gzip
 import itertools
 import numbers
 import os
+import re
+import warnings
 
 import numpy as np
 
@@ -23,6 +25,9 @@ __all__ = ["KeyedVectors"]
 
 _READ_PIECE = 1 << 20  # never ask the OS for more than 1 MiB at once (hostile headers)
 _MAX_WORD_BYTES = 1 << 16
+# Empty keys, or keys with a space or newline, split differently when read back (both readers
+# split rows on " " and lines on "\n").
+_UNWRITABLE_KEY = re.compile(r"^$|[ \n]")
 
 
 def _open(path, mode="rb"):
@@ -412,6 +417,13 @@ class KeyedVectors:
         little-endian (no newline, like gensim; word2vec.c adds one, and both readers accept
         either). Keys are written by descending count when counts are known."""
         order = self._save_order()
+        bad = next((k for k in self.index_to_key if not isinstance(k, str) or _UNWRITABLE_KEY.search(k)), None)
+        if bad is not None:
+            # gensim writes such keys anyway and produces a file no reader can parse back.
+            raise ValueError(
+                f"key {bad!r} cannot be stored in the word2vec format: keys must be non-empty "
+                "strings without spaces or newlines"
+            )
         if fvocab is not None:
             with _open(fvocab, "wb") as vout:
                 for i in order:
@@ -483,6 +495,14 @@ class KeyedVectors:
                 seen.add(k)
                 keep.append(i)
         if len(keep) != len(keys):
+            kept = set(keep)
+            first_dup = next(keys[i] for i in range(len(keys)) if i not in kept)
+            warnings.warn(
+                f"{fname}: {len(keys) - len(keep)} duplicate word(s) (first: {first_dup!r}); "
+                "kept the first vector of each, as gensim does",
+                UserWarning,
+                stacklevel=2,
+            )
             keys = [keys[i] for i in keep]
             vectors = vectors[keep]
         if counts_by_word is not None:
