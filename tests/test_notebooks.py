@@ -39,5 +39,6 @@ def test_notebook_runs(path):
     elapsed = time.perf_counter() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
-    # The budget is one minute per notebook; allow for a loaded CI machine.
-    assert elapsed < 90, f"{path.name} took {elapsed:.0f} s"
+    # Run time is reported, not asserted (speed belongs to benchmarks); the per-cell timeout
+    # above still fails a notebook that hangs.
+    print(f"{path.name}: {elapsed:.0f} s")
