@@ -185,7 +185,7 @@ def test_spilled_runs_give_the_in_memory_matrix(tmp_path):
     from ferrotext import _core
 
     tokens = np.arange(200_000, dtype=np.uint32) % 2000
-    _, _, runs, spilled = _core.cooccur_count(
+    _, _, runs, spilled, _ = _core.cooccur_count(
         window=10, weighting="harmonic", symmetric=True, n_threads=2, memory_limit=4096,
         tokens=tokens, doc_ends=np.array([len(tokens)], np.uint64), vocab_size=2000)
     assert spilled >= 200 and runs >= spilled

@@ -109,6 +109,8 @@ pub struct CooccurStats {
     pub runs: usize,
     /// Runs written to the temporary directory.
     pub spilled_runs: usize,
+    /// Wall-clock seconds of the phases after counting ("merge", "build").
+    pub seconds: Vec<(&'static str, f64)>,
 }
 
 /// Progress: `(phase, done, total)` with phase "vocabulary" or "cooccurrence" (bytes of input
@@ -638,7 +640,9 @@ struct Accumulator<'a> {
     symmetric: bool,
     dense: Vec<f64>,
     buffer: Vec<(u64, f64)>,
+    scratch: Vec<(u64, f64)>,
     capacity: usize,
+    key_bits: u32,
     runs: Vec<Run>,
     spill: Option<&'a Spill>,
     spilled: usize,
@@ -659,8 +663,10 @@ impl<'a> Accumulator<'a> {
             weights,
             symmetric,
             dense: vec![0.0; layout.size],
-            buffer: Vec::with_capacity(capacity.min(1 << 16)),
+            buffer: Vec::new(),
+            scratch: Vec::new(),
             capacity: capacity.max(1),
+            key_bits: usize::BITS - layout.row_len.len().saturating_sub(1).leading_zeros(),
             runs: Vec::new(),
             spill,
             spilled: 0,
@@ -690,21 +696,17 @@ impl<'a> Accumulator<'a> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        sort_and_sum(&mut self.buffer);
+        radix_sort(&mut self.buffer, &mut self.scratch, self.key_bits);
+        sum_duplicates(&mut self.buffer);
         let run = match self.spill {
             Some(spill) => {
                 self.spilled += 1;
-                let run = spill.write(&self.buffer)?;
-                self.buffer.clear();
-                run
+                spill.write(&self.buffer)?
             }
-            None => {
-                let mut records = std::mem::take(&mut self.buffer);
-                records.shrink_to_fit();
-                self.buffer = Vec::with_capacity(self.capacity.min(1 << 16));
-                Run::Memory(records)
-            }
+            None => Run::Memory(self.buffer.clone()),
         };
+        // The buffers keep their capacity for the next run.
+        self.buffer.clear();
         self.runs.push(run);
         Ok(())
     }
@@ -738,9 +740,54 @@ impl<'a> Accumulator<'a> {
     }
 }
 
-/// Sorts records by key and sums the values of equal keys (in buffer order).
-fn sort_and_sum(records: &mut Vec<(u64, f64)>) {
-    records.sort_by_key(|r| r.0);
+/// Stable LSD radix sort of records by key, `key = row << 32 | col` with `row, col <
+/// 2^key_bits`; `scratch` is reused between calls.
+fn radix_sort(records: &mut Vec<(u64, f64)>, scratch: &mut Vec<(u64, f64)>, key_bits: u32) {
+    const DIGIT: u32 = 11;
+    let n = records.len();
+    if n < 64 {
+        records.sort_by_key(|r| r.0);
+        return;
+    }
+    // Digits over the column half, then the row half.
+    let mut digits: Vec<(u32, u32)> = Vec::new();
+    for base in [0u32, 32] {
+        let mut b = 0;
+        while b < key_bits.max(1) {
+            let width = DIGIT.min(key_bits - b).max(1);
+            digits.push((base + b, width));
+            b += width;
+        }
+    }
+    scratch.clear();
+    scratch.resize(n, (0, 0.0));
+    let mut counts = vec![0usize; 1 << DIGIT];
+    for &(shift, width) in &digits {
+        let mask = (1u64 << width) - 1;
+        counts[..1 << width].iter_mut().for_each(|c| *c = 0);
+        for r in records.iter() {
+            counts[((r.0 >> shift) & mask) as usize] += 1;
+        }
+        if counts[..1 << width].iter().any(|&c| c == n) {
+            continue; // every key has this digit: the pass would not move anything
+        }
+        let mut sum = 0;
+        for c in counts[..1 << width].iter_mut() {
+            let here = *c;
+            *c = sum;
+            sum += here;
+        }
+        for r in records.iter() {
+            let d = ((r.0 >> shift) & mask) as usize;
+            scratch[counts[d]] = *r;
+            counts[d] += 1;
+        }
+        std::mem::swap(records, scratch);
+    }
+}
+
+/// Sums the values of equal adjacent keys (in order), keeping one record per key.
+fn sum_duplicates(records: &mut Vec<(u64, f64)>) {
     let mut out = 0usize;
     for i in 0..records.len() {
         if out > 0 && records[out - 1].0 == records[i].0 {
@@ -783,7 +830,8 @@ impl Plan {
                 })?;
                 (
                     per_worker / 8,
-                    (per_worker / RECORD_BYTES).max(16),
+                    // A buffer and its sort scratch.
+                    (per_worker / (2 * RECORD_BYTES)).max(16),
                     Some(Spill {
                         dir,
                         next: AtomicU64::new(0),
@@ -878,6 +926,9 @@ pub fn cooccur_files(
         },
         |acc| {
             acc.ids = Vec::new();
+            acc.cut_run()?;
+            acc.scratch = Vec::new();
+            acc.buffer = Vec::new();
             Ok(())
         },
     )?;
@@ -976,6 +1027,9 @@ pub fn cooccur_ids(
         },
         |acc| {
             acc.ids = Vec::new();
+            acc.cut_run()?;
+            acc.scratch = Vec::new();
+            acc.buffer = Vec::new();
             Ok(())
         },
     )?;
@@ -998,8 +1052,8 @@ fn check_vocab_size(v: usize) -> Result<()> {
 // Merging
 
 /// Reads one run back in key order.
-enum RunCursor {
-    Memory(std::vec::IntoIter<(u64, f64)>),
+enum RunCursor<'a> {
+    Slice(std::slice::Iter<'a, (u64, f64)>),
     File {
         reader: BufReader<File>,
         left: usize,
@@ -1007,16 +1061,16 @@ enum RunCursor {
     },
 }
 
-impl RunCursor {
-    fn open(run: Run) -> Result<Self> {
+impl<'a> RunCursor<'a> {
+    fn open(run: &'a Run) -> Result<Self> {
         Ok(match run {
-            Run::Memory(v) => RunCursor::Memory(v.into_iter()),
+            Run::Memory(v) => RunCursor::Slice(v.iter()),
             Run::File { path, len } => {
-                let f = File::open(&path).map_err(|e| spill_error(&path, e))?;
+                let f = File::open(path).map_err(|e| spill_error(path, e))?;
                 RunCursor::File {
                     reader: BufReader::with_capacity(1 << 16, f),
-                    left: len,
-                    path,
+                    left: *len,
+                    path: path.clone(),
                 }
             }
         })
@@ -1024,7 +1078,7 @@ impl RunCursor {
 
     fn next(&mut self) -> Result<Option<(u64, f64)>> {
         match self {
-            RunCursor::Memory(it) => Ok(it.next()),
+            RunCursor::Slice(it) => Ok(it.next().copied()),
             RunCursor::File { reader, left, path } => {
                 if *left == 0 {
                     return Ok(None);
@@ -1045,18 +1099,15 @@ impl RunCursor {
 }
 
 /// K-way merge of runs, summing equal keys (in run order, so the result is reproducible).
-struct RunMerger {
-    cursors: Vec<RunCursor>,
+struct RunMerger<'a> {
+    cursors: Vec<RunCursor<'a>>,
     heads: Vec<f64>,
     heap: BinaryHeap<Reverse<(u64, usize)>>,
 }
 
-impl RunMerger {
-    fn new(runs: Vec<Run>) -> Result<Self> {
-        let mut cursors = Vec::with_capacity(runs.len());
-        for r in runs {
-            cursors.push(RunCursor::open(r)?);
-        }
+impl<'a> RunMerger<'a> {
+    fn new(cursors: Vec<RunCursor<'a>>) -> Result<Self> {
+        let mut cursors = cursors;
         let mut heads = vec![0.0; cursors.len()];
         let mut heap = BinaryHeap::with_capacity(cursors.len());
         for (i, c) in cursors.iter_mut().enumerate() {
@@ -1124,13 +1175,18 @@ fn reduce_run_count(
                     Run::Memory(_) => None,
                 })
                 .collect();
-            let mut merger = RunMerger::new(group)?;
+            let mut cursors = Vec::with_capacity(group.len());
+            for r in &group {
+                cursors.push(RunCursor::open(r)?);
+            }
+            let mut merger = RunMerger::new(cursors)?;
             let mut out = spill.writer()?;
             while let Some((k, v)) = merger.next()? {
                 out.push(k, v)?;
             }
             next.push(out.finish()?);
             drop(merger);
+            drop(group);
             for p in inputs {
                 // Best effort: the temporary directory is removed at the end anyway.
                 let _ = std::fs::remove_file(p);
@@ -1141,46 +1197,83 @@ fn reduce_run_count(
     Ok(runs)
 }
 
-/// Builds a CSR matrix row by row from entries in (row, col) order.
-struct CsrBuilder {
-    n: usize,
-    indptr: Vec<i64>,
-    indices: Vec<i32>,
+/// Rows `first_row..first_row + indptr.len() - 1` of the counted matrix (the upper triangle
+/// in symmetric mode), columns sorted.
+struct RowBlock {
+    first_row: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
     data: Vec<f64>,
 }
 
-impl CsrBuilder {
-    fn new(n: usize) -> Self {
-        let mut indptr = Vec::with_capacity(n + 1);
-        indptr.push(0);
-        CsrBuilder {
-            n,
-            indptr,
-            indices: Vec::new(),
-            data: Vec::new(),
+/// Rows `rows` from the dense table and a sorted record stream positioned at their first key.
+/// A row's dense columns all precede its sparse ones (dense iff `col < row_len[row]`).
+fn merge_rows(
+    rows: std::ops::Range<usize>,
+    layout: &DenseLayout,
+    dense: &[f64],
+    merger: &mut RunMerger<'_>,
+    interrupt: &dyn Interrupt,
+) -> Result<RowBlock> {
+    let mut block = RowBlock {
+        first_row: rows.start,
+        indptr: Vec::with_capacity(rows.len() + 1),
+        indices: Vec::new(),
+        data: Vec::new(),
+    };
+    block.indptr.push(0);
+    let mut sparse = merger.next()?;
+    for row in rows {
+        let len = layout.row_len[row] as usize;
+        if len > 0 {
+            let start = layout.row_start[row];
+            for (col, &val) in dense[start..start + len].iter().enumerate() {
+                if val != 0.0 {
+                    block.indices.push(col as u32);
+                    block.data.push(val);
+                }
+            }
+        }
+        let row_end = (row as u64 + 1) << 32;
+        while let Some((key, val)) = sparse {
+            if key >= row_end {
+                break;
+            }
+            block.indices.push(key as u32);
+            block.data.push(val);
+            sparse = merger.next()?;
+        }
+        block.indptr.push(block.indices.len());
+        if row % 2048 == 0 {
+            interrupt.check()?;
         }
     }
+    Ok(block)
+}
 
-    #[inline]
-    fn push(&mut self, row: usize, col: u32, v: f64) {
-        while self.indptr.len() <= row {
-            self.indptr.push(self.indices.len() as i64);
-        }
-        self.indices.push(col as i32);
-        self.data.push(v);
-    }
-
-    fn finish(mut self) -> CsrMatrix {
-        while self.indptr.len() <= self.n {
-            self.indptr.push(self.indices.len() as i64);
-        }
-        CsrMatrix {
-            n: self.n,
-            indptr: self.indptr,
-            indices: self.indices,
-            data: self.data,
+/// Row ranges of roughly equal merge work (dense row lengths + sampled run records).
+fn row_partitions(layout: &DenseLayout, runs: &[Run], v: usize, parts: usize) -> Vec<usize> {
+    const SAMPLE: usize = 64;
+    let mut weight: Vec<u64> = layout.row_len.iter().map(|&l| l as u64 + 1).collect();
+    for run in runs {
+        if let Run::Memory(records) = run {
+            for r in records.iter().step_by(SAMPLE) {
+                weight[(r.0 >> 32) as usize] += SAMPLE as u64;
+            }
         }
     }
+    let total: u64 = weight.iter().sum();
+    let mut bounds = vec![0usize];
+    let mut acc = 0u64;
+    for (row, w) in weight.iter().enumerate() {
+        acc += w;
+        if acc * parts as u64 >= total * bounds.len() as u64 && row + 1 < v {
+            bounds.push(row + 1);
+        }
+    }
+    bounds.push(v);
+    bounds.dedup();
+    bounds
 }
 
 /// Sums the workers' dense tables, merges all runs with them, and builds the matrix.
@@ -1191,119 +1284,205 @@ fn assemble(
     params: &CooccurParams,
     interrupt: &dyn Interrupt,
 ) -> Result<(CsrMatrix, CooccurStats)> {
+    let clock = std::time::Instant::now();
     let mut stats = CooccurStats::default();
     let mut runs = Vec::new();
     for acc in accs.iter_mut() {
-        acc.cut_run()?;
+        acc.cut_run()?; // no-op unless a worker stopped early
         stats.tokens += acc.tokens;
         stats.spilled_runs += acc.spilled;
         runs.append(&mut acc.runs);
     }
     stats.runs = runs.len();
-    let mut iter = accs.into_iter();
-    let mut dense = iter.next().map(|a| a.dense).unwrap_or_default();
-    for other in iter {
-        for (a, b) in dense.iter_mut().zip(&other.dense) {
-            *a += *b;
-        }
+    let n_threads = params.n_threads.max(1);
+    let pool = thread_pool(n_threads)?;
+    let mut tables: Vec<Vec<f64>> = accs.into_iter().map(|a| a.dense).collect();
+    let mut dense = if tables.is_empty() {
+        Vec::new()
+    } else {
+        tables.swap_remove(0)
+    };
+    {
+        use rayon::prelude::*;
+        pool.install(|| {
+            for other in &tables {
+                dense
+                    .par_chunks_mut(1 << 16)
+                    .zip(other.par_chunks(1 << 16))
+                    .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(x, y)| *x += *y));
+            }
+        });
     }
+    drop(tables);
     interrupt.check()?;
     let runs = reduce_run_count(runs, plan.spill.as_ref(), interrupt)?;
-    let mut merger = RunMerger::new(runs)?;
     let layout = &plan.layout;
-    let mut builder = CsrBuilder::new(v);
-    // Two sorted streams with disjoint keys: dense cells (row-major) and the merged runs.
-    let mut sparse = merger.next()?;
-    let mut emitted = 0u64;
-    let mut emit_sparse_until =
-        |builder: &mut CsrBuilder, sparse: &mut Option<(u64, f64)>, limit: u64| -> Result<()> {
-            while let Some((k, val)) = *sparse {
-                if k >= limit {
-                    break;
-                }
-                builder.push((k >> 32) as usize, k as u32, val);
-                *sparse = merger.next()?;
-                emitted += 1;
-                if emitted % (1 << 22) == 0 {
-                    interrupt.check()?;
-                }
-            }
-            Ok(())
-        };
-    for row in 0..v {
-        let len = layout.row_len[row] as usize;
-        if len == 0 {
-            break;
+    let on_disk = runs.iter().any(|r| matches!(r, Run::File { .. }));
+    let blocks = if on_disk {
+        // Spilled runs are read sequentially, once.
+        let mut cursors = Vec::with_capacity(runs.len());
+        for r in &runs {
+            cursors.push(RunCursor::open(r)?);
         }
-        let start = layout.row_start[row];
-        for (col, &val) in dense[start..start + len].iter().enumerate() {
-            if val != 0.0 {
-                let key = (row as u64) << 32 | col as u64;
-                emit_sparse_until(&mut builder, &mut sparse, key)?;
-                builder.push(row, col as u32, val);
-            }
-        }
-        if row % 1024 == 0 {
-            interrupt.check()?;
-        }
-    }
-    drop(dense);
-    emit_sparse_until(&mut builder, &mut sparse, u64::MAX)?;
-    if let Some((k, val)) = sparse {
-        builder.push((k >> 32) as usize, k as u32, val);
-    }
-    let upper = builder.finish();
-    let matrix = if params.symmetric {
-        symmetrize(upper)
+        let mut merger = RunMerger::new(cursors)?;
+        vec![merge_rows(0..v, layout, &dense, &mut merger, interrupt)?]
     } else {
-        upper
+        // In memory: row ranges merged in parallel, each from its slice of every run.
+        let bounds = row_partitions(layout, &runs, v, 4 * n_threads);
+        let mut next_part = 0usize;
+        let (dense, runs) = (&dense, &runs);
+        let parts = drive(
+            n_threads,
+            interrupt,
+            || {
+                if next_part + 1 >= bounds.len() {
+                    return Ok(None);
+                }
+                next_part += 1;
+                Ok(Some((
+                    next_part - 1,
+                    bounds[next_part - 1]..bounds[next_part],
+                )))
+            },
+            |_| Vec::new(),
+            |out: &mut Vec<(usize, RowBlock)>, (p, rows): (usize, std::ops::Range<usize>)| {
+                let (lo, hi) = ((rows.start as u64) << 32, (rows.end as u64) << 32);
+                let cursors = runs
+                    .iter()
+                    .filter_map(|r| match r {
+                        Run::Memory(records) => {
+                            let a = records.partition_point(|x| x.0 < lo);
+                            let b = records.partition_point(|x| x.0 < hi);
+                            Some(RunCursor::Slice(records[a..b].iter()))
+                        }
+                        Run::File { .. } => None,
+                    })
+                    .collect();
+                let mut merger = RunMerger::new(cursors)?;
+                out.push((p, merge_rows(rows, layout, dense, &mut merger, interrupt)?));
+                Ok(())
+            },
+            |_| Ok(()),
+        )?;
+        let mut parts: Vec<(usize, RowBlock)> = parts.into_iter().flatten().collect();
+        parts.sort_by_key(|p| p.0);
+        parts.into_iter().map(|p| p.1).collect()
     };
+    drop(dense);
+    drop(runs);
+    stats.seconds.push(("merge", clock.elapsed().as_secs_f64()));
+    let clock = std::time::Instant::now();
+    let matrix = if params.symmetric {
+        symmetrize(&blocks, v, &pool)
+    } else {
+        concatenate(blocks, v)
+    };
+    stats.seconds.push(("build", clock.elapsed().as_secs_f64()));
     Ok((matrix, stats))
 }
 
-/// `U + U^T` for an upper-triangular `U` (the diagonal doubles, as both orders of a word
-/// paired with itself land in the same cell).
-fn symmetrize(u: CsrMatrix) -> CsrMatrix {
-    let n = u.n;
-    let mut lower = vec![0i64; n];
-    for r in 0..n {
-        for p in u.indptr[r] as usize..u.indptr[r + 1] as usize {
-            let c = u.indices[p] as usize;
-            if c != r {
-                lower[c] += 1;
+/// Joins row blocks (in row order, covering every row) into one CSR matrix.
+fn concatenate(blocks: Vec<RowBlock>, v: usize) -> CsrMatrix {
+    let nnz = blocks.iter().map(|b| b.indices.len()).sum();
+    let mut m = CsrMatrix {
+        n: v,
+        indptr: Vec::with_capacity(v + 1),
+        indices: Vec::with_capacity(nnz),
+        data: Vec::with_capacity(nnz),
+    };
+    m.indptr.push(0);
+    for b in blocks {
+        let base = m.indices.len() as i64;
+        m.indptr
+            .extend(b.indptr[1..].iter().map(|&p| base + p as i64));
+        m.indices.extend(b.indices.iter().map(|&c| c as i32));
+        m.data.extend_from_slice(&b.data);
+    }
+    while m.indptr.len() <= v {
+        m.indptr.push(nnz as i64);
+    }
+    m
+}
+
+/// `U + U^T` for the upper triangle `U` given as row blocks (the diagonal doubles: both
+/// orders of a word paired with itself land in the same cell). Destination rows are split
+/// between the pool's threads; each scans all of `U` and writes only its own rows.
+fn symmetrize(blocks: &[RowBlock], v: usize, pool: &rayon::ThreadPool) -> CsrMatrix {
+    let mut lower = vec![0usize; v];
+    let mut upper = vec![0usize; v];
+    for b in blocks {
+        for r in 0..b.indptr.len() - 1 {
+            let row = b.first_row + r;
+            upper[row] = b.indptr[r + 1] - b.indptr[r];
+            for &c in &b.indices[b.indptr[r]..b.indptr[r + 1]] {
+                if c as usize != row {
+                    lower[c as usize] += 1;
+                }
             }
         }
     }
-    let mut indptr = vec![0i64; n + 1];
-    for r in 0..n {
-        indptr[r + 1] = indptr[r] + lower[r] + (u.indptr[r + 1] - u.indptr[r]);
+    let mut indptr = vec![0usize; v + 1];
+    for r in 0..v {
+        indptr[r + 1] = indptr[r] + lower[r] + upper[r];
     }
-    let nnz = indptr[n] as usize;
+    let nnz = indptr[v];
     let mut indices = vec![0i32; nnz];
     let mut data = vec![0f64; nnz];
-    // Each row: its lower part (columns < r, from U's column r) then its upper part.
-    let mut lower_cur: Vec<usize> = indptr[..n].iter().map(|&p| p as usize).collect();
-    for r in 0..n {
-        let mut upper_cur = indptr[r] as usize + lower[r] as usize;
-        for p in u.indptr[r] as usize..u.indptr[r + 1] as usize {
-            let c = u.indices[p] as usize;
-            let val = u.data[p];
-            if c == r {
-                indices[upper_cur] = c as i32;
-                data[upper_cur] = 2.0 * val;
-            } else {
-                indices[upper_cur] = c as i32;
-                data[upper_cur] = val;
-                indices[lower_cur[c]] = r as i32;
-                data[lower_cur[c]] = val;
-                lower_cur[c] += 1;
-            }
-            upper_cur += 1;
+    // Row ranges with about equal nonzeros, one per thread.
+    let n_parts = pool.current_num_threads().max(1);
+    let mut bounds = vec![0usize];
+    for r in 0..v {
+        if indptr[r] * n_parts >= nnz * bounds.len() && r > *bounds.last().unwrap_or(&0) {
+            bounds.push(r);
         }
     }
+    bounds.push(v);
+    bounds.dedup();
+    let (indptr_ref, lower_ref) = (&indptr, &lower);
+    pool.scope(|s| {
+        let (mut idx_rest, mut dat_rest) = (&mut indices[..], &mut data[..]);
+        for w in bounds.windows(2) {
+            let (ra, rb) = (w[0], w[1]);
+            let len = indptr_ref[rb] - indptr_ref[ra];
+            let (idx, ir) = std::mem::take(&mut idx_rest).split_at_mut(len);
+            let (dat, dr) = std::mem::take(&mut dat_rest).split_at_mut(len);
+            idx_rest = ir;
+            dat_rest = dr;
+            s.spawn(move |_| {
+                let base = indptr_ref[ra];
+                let mut lower_cur: Vec<usize> = (ra..rb).map(|r| indptr_ref[r] - base).collect();
+                for b in blocks {
+                    for r in 0..b.indptr.len() - 1 {
+                        let row = b.first_row + r;
+                        let mine = (ra..rb).contains(&row);
+                        let mut up = if mine {
+                            indptr_ref[row] - base + lower_ref[row]
+                        } else {
+                            0
+                        };
+                        let (p0, p1) = (b.indptr[r], b.indptr[r + 1]);
+                        for (&c, &val) in b.indices[p0..p1].iter().zip(&b.data[p0..p1]) {
+                            let c = c as usize;
+                            if mine {
+                                idx[up] = c as i32;
+                                dat[up] = if c == row { 2.0 * val } else { val };
+                                up += 1;
+                            }
+                            if c != row && (ra..rb).contains(&c) {
+                                let at = &mut lower_cur[c - ra];
+                                idx[*at] = row as i32;
+                                dat[*at] = val;
+                                *at += 1;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
     CsrMatrix {
-        n,
-        indptr,
+        n: v,
+        indptr: indptr.into_iter().map(|p| p as i64).collect(),
         indices,
         data,
     }
@@ -1327,9 +1506,9 @@ mod tests {
 
     fn dense(m: &CsrMatrix) -> Vec<Vec<f64>> {
         let mut out = vec![vec![0.0; m.n]; m.n];
-        for r in 0..m.n {
+        for (r, row) in out.iter_mut().enumerate() {
             for p in m.indptr[r] as usize..m.indptr[r + 1] as usize {
-                out[r][m.indices[p] as usize] = m.data[p];
+                row[m.indices[p] as usize] = m.data[p];
             }
         }
         out

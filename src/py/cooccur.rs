@@ -108,11 +108,12 @@ fn cooccur_select_vocabulary(
     Ok(select_vocabulary(words, counts, min_count, max_size))
 }
 
-type Counted<'py> = (Matrix<'py>, u64, usize, usize);
+type Counted<'py> = (Matrix<'py>, u64, usize, usize, Vec<(String, f64)>);
 
 /// Counts co-occurrences: either `paths` + `vocab` (files streamed from disk) or `tokens` +
 /// `doc_ends` + `vocab_size` (ids, `2**32 - 1` for a dropped word). Returns the CSR arrays of
-/// the `(V, V)` matrix, the tokens counted, the number of runs and of spilled runs.
+/// the `(V, V)` matrix, the tokens counted, the number of runs and of spilled runs, and the
+/// seconds of the final phases.
 #[pyfunction]
 #[pyo3(signature = (*, window, weighting, symmetric, n_threads, memory_limit=None, temp_dir=None,
     paths=None, vocab=None, tokens=None, doc_ends=None, vocab_size=None, progress=None))]
@@ -171,7 +172,18 @@ fn cooccur_count<'py>(
         return Err(e);
     }
     let (m, stats) = out?;
-    Ok((to_py(py, m), stats.tokens, stats.runs, stats.spilled_runs))
+    let seconds = stats
+        .seconds
+        .iter()
+        .map(|(k, s)| (k.to_string(), *s))
+        .collect();
+    Ok((
+        to_py(py, m),
+        stats.tokens,
+        stats.runs,
+        stats.spilled_runs,
+        seconds,
+    ))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
