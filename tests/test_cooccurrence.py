@@ -3,6 +3,7 @@
 import gzip
 import os
 import pathlib
+import tempfile
 from collections import Counter
 
 import numpy as np
@@ -172,25 +173,48 @@ def test_long_lines_cut_mid_line_keep_their_context(tmp_path):
     np.testing.assert_allclose(X.toarray(), want, rtol=1e-9)
 
 
-def test_spilled_runs_give_the_in_memory_matrix(tmp_path):
-    docs = _random_docs(2, n_docs=2000, vocab=2000)
-    X, vocab = cooccurrence_matrix(docs, window=10, n_jobs=2)
-    ferrotext_tmp = list(pathlib.Path(os.environ.get("TMPDIR", "/tmp")).glob("ferrotext-cooccur-*"))
-    for limit in ("4KB", 20_000):
-        Y, vocab2 = cooccurrence_matrix(docs, window=10, n_jobs=2, memory_limit=limit)
+def _tmp_dirs():
+    return sorted(pathlib.Path(tempfile.gettempdir()).glob("ferrotext-cooccur-*"))
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "harmonic"])
+def test_spilled_runs_give_the_in_memory_matrix(weighting):
+    docs = _random_docs(2, n_docs=400, vocab=2000)
+    before = _tmp_dirs()
+    X, vocab = cooccurrence_matrix(docs, window=10, weighting=weighting, n_jobs=2)
+    for limit in ("32KB", 100_000):
+        Y, vocab2 = cooccurrence_matrix(docs, window=10, weighting=weighting, n_jobs=2, memory_limit=limit)
         assert vocab2 == vocab
-        assert (X != Y).nnz == 0 or np.allclose(X.toarray(), Y.toarray(), rtol=1e-12)
-        np.testing.assert_allclose(Y.toarray(), X.toarray(), rtol=1e-12)
-    # The runs really were spilled (hundreds of them) and the directory is gone afterwards.
+        assert np.array_equal(Y.indptr, X.indptr) and np.array_equal(Y.indices, X.indices)
+        if weighting == "uniform":
+            # Integer sums are exact whatever the order: bit-identical.
+            assert np.array_equal(Y.data, X.data)
+        else:
+            np.testing.assert_allclose(Y.data, X.data, rtol=1e-13, atol=0)
+    assert _tmp_dirs() == before  # the temporary directory is removed
+
+
+def test_tiny_memory_limit_forces_hundreds_of_spilled_runs():
     from ferrotext import _core
 
-    tokens = np.arange(200_000, dtype=np.uint32) % 2000
-    _, _, runs, spilled, _ = _core.cooccur_count(
-        window=10, weighting="harmonic", symmetric=True, n_threads=2, memory_limit=4096,
-        tokens=tokens, doc_ends=np.array([len(tokens)], np.uint64), vocab_size=2000)
+    tokens = (np.arange(20_000, dtype=np.uint32) * 7) % 2000
+    ends = np.array([5_000, 20_000], np.uint64)
+    kwargs = dict(window=10, weighting="harmonic", symmetric=True, n_threads=2, tokens=tokens,
+                  doc_ends=ends, vocab_size=2000)
+    before = _tmp_dirs()
+    (indptr, indices, data), _, runs, spilled, _ = _core.cooccur_count(memory_limit=64 << 10, **kwargs)
     assert spilled >= 200 and runs >= spilled
-    after = list(pathlib.Path(os.environ.get("TMPDIR", "/tmp")).glob("ferrotext-cooccur-*"))
-    assert sorted(after) == sorted(ferrotext_tmp)
+    (indptr2, indices2, data2), _, runs2, spilled2, _ = _core.cooccur_count(**kwargs)
+    assert spilled2 == 0
+    assert np.array_equal(indptr, indptr2) and np.array_equal(indices, indices2)
+    np.testing.assert_allclose(data, data2, rtol=1e-13, atol=0)
+    assert _tmp_dirs() == before
+
+
+def test_interrupted_spill_cleans_up(big_file):
+    before = _tmp_dirs()
+    assert_interruptible(lambda: cooccurrence_matrix([big_file] * 200, window=15, n_jobs=2, memory_limit="1MB"))
+    assert _tmp_dirs() == before
 
 
 def test_reproducible_and_thread_count_independent_up_to_rounding():
@@ -267,7 +291,7 @@ def _big_corpus_file(tmp_path_factory):
     rng = np.random.default_rng(5)
     words = np.array([f"w{i}" for i in range(20_000)])
     with open(path, "w") as f:
-        for _ in range(40):
+        for _ in range(20):
             ids = rng.zipf(1.3, size=50_000) % 20_000
             f.write(" ".join(words[ids]) + "\n")
     return path
@@ -279,12 +303,18 @@ def big_file(tmp_path_factory):
 
 
 def test_gil_released(big_file):
-    assert_gil_released(lambda: cooccurrence_matrix([big_file] * 3, window=15, n_jobs=2))
+    assert_gil_released(lambda: cooccurrence_matrix([big_file] * 2, window=15, n_jobs=2))
 
 
 def test_ctrl_c(big_file):
     assert_interruptible(lambda: cooccurrence_matrix([big_file] * 200, window=15, n_jobs=2))
-    assert_interruptible(lambda: cooccurrence_matrix([big_file] * 200, window=15, n_jobs=2, memory_limit="1MB"))
+    # The in-memory path (ids already encoded, as cooccurrence_matrix hands them to Rust).
+    from ferrotext import _core
+
+    tokens = (np.arange(20_000_000, dtype=np.uint32) * 7919) % 5000
+    assert_interruptible(lambda: _core.cooccur_count(
+        window=15, weighting="harmonic", symmetric=True, n_threads=2, tokens=tokens,
+        doc_ends=np.array([len(tokens)], np.uint64), vocab_size=5000))
 
 
 def test_exported():

@@ -70,7 +70,7 @@ class _Progress:
             self._tqdm = None
 
     def __call__(self, phase, done, total):
-        if self._tqdm is None:
+        if self._tqdm is None or total == 0:
             if phase not in self.bars:
                 self.bars[phase] = None
                 print(f"cooccurrence: {phase} ...", file=sys.stderr)
@@ -255,7 +255,7 @@ def cooccurrence_matrix(
                     raise ValueError("empty corpus: no tokens")
                 vocab, _ = _core.cooccur_select_vocabulary(words, counts, min_count, max_vocab_size)
                 _check_not_empty(vocab, min_count, max_vocab_size)
-            (indptr, indices, data), *_ = _core.cooccur_count(paths=paths, vocab=vocab, **common)
+            (indptr, indices, data), *info = _core.cooccur_count(paths=paths, vocab=vocab, **common)
         else:
             ids, ends, words = _encode(corpus)
             if len(ids) == 0:
@@ -268,7 +268,7 @@ def cooccurrence_matrix(
             remap = np.fromiter((rank.get(w, _DROPPED) for w in words), dtype=np.uint32, count=len(words))
             tokens = remap[ids]
             del ids
-            (indptr, indices, data), *_ = _core.cooccur_count(
+            (indptr, indices, data), *info = _core.cooccur_count(
                 tokens=tokens, doc_ends=ends, vocab_size=len(vocab), **common
             )
     finally:
@@ -279,6 +279,14 @@ def cooccurrence_matrix(
     else:
         indices = indices.astype(np.int64)
     n = len(vocab)
+    if verbose:
+        tokens_counted, runs, spilled, seconds = info
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in seconds)
+        print(
+            f"cooccurrence: {n:,} words, {tokens_counted:,} tokens counted, {len(data):,} nonzero cells; "
+            f"{runs} sorted runs ({spilled} spilled to disk); {phases}",
+            file=sys.stderr,
+        )
     return sp.csr_matrix((data, indices, indptr), shape=(n, n)), list(vocab)
 
 
