@@ -91,14 +91,19 @@ def main():
           f"{', memory_limit ' + args.memory_limit if args.memory_limit else ''})")
     print(f"load average before: {os.getloadavg()}")
     with PeakRss() as mem:
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         X, vocab = ferrotext.cooccurrence_matrix(corpus, window=15, min_count=5, symmetric=True,
                                                  weighting="harmonic", n_jobs=args.n_jobs,
                                                  memory_limit=args.memory_limit)
         seconds = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     print(f"load average after:  {os.getloadavg()}")
     print(f"vocabulary: {len(vocab):,} words; matrix {X.shape[0]:,} x {X.shape[1]:,}, nnz {X.nnz:,}")
-    print(f"ferrotext counting (vocabulary + co-occurrence matrix, ready to train): {seconds:.2f} s")
+    print(f"ferrotext counting (vocabulary + co-occurrence matrix, ready to train): {seconds:.2f} s wall, "
+          f"{cpu:.2f} s CPU over all threads (CPU/{args.n_jobs} = {cpu / args.n_jobs:.2f} s: the wall time on "
+          "an otherwise idle machine if the threads kept busy; compare when the load average is high)")
     print(f"peak RSS during the call: {mem.peak / 2**20:,.0f} MiB "
           f"(+{(mem.peak - mem.base) / 2**20:,.0f} MiB over the process before it; "
           f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)")
