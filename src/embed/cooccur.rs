@@ -663,7 +663,7 @@ impl<'a> Accumulator<'a> {
             weights,
             symmetric,
             dense: vec![0.0; layout.size],
-            buffer: Vec::new(),
+            buffer: Vec::with_capacity(capacity.max(1) + weights.len()),
             scratch: Vec::new(),
             capacity: capacity.max(1),
             key_bits: usize::BITS - layout.row_len.len().saturating_sub(1).leading_zeros(),
@@ -672,22 +672,6 @@ impl<'a> Accumulator<'a> {
             spilled: 0,
             tokens: 0,
             ids: Vec::new(),
-        }
-    }
-
-    #[inline(always)]
-    fn add(&mut self, row: u32, col: u32, w: f64) -> Result<()> {
-        let (r, c) = (row as usize, col as usize);
-        if c < self.layout.row_len[r] as usize {
-            self.dense[self.layout.row_start[r] + c] += w;
-            Ok(())
-        } else {
-            self.buffer.push(((row as u64) << 32 | col as u64, w));
-            if self.buffer.len() >= self.capacity {
-                self.cut_run()
-            } else {
-                Ok(())
-            }
         }
     }
 
@@ -715,28 +699,60 @@ impl<'a> Accumulator<'a> {
     /// later of `ids` (the positions before are context carried over from a cut).
     fn count_document(&mut self, first_target: usize) -> Result<()> {
         let ids = std::mem::take(&mut self.ids);
-        let window = self.weights.len() - 1;
-        let mut out = Ok(());
         self.tokens += (ids.len() - first_target.min(ids.len())) as u64;
-        'doc: for j in first_target..ids.len() {
-            let right = ids[j];
-            let lo = j.saturating_sub(window);
-            for k in (lo..j).rev() {
-                let left = ids[k];
-                let w = self.weights[j - k];
-                let (r, c) = if self.symmetric {
-                    (left.min(right), left.max(right))
-                } else {
-                    (left, right)
-                };
-                if let Err(e) = self.add(r, c, w) {
-                    out = Err(e);
-                    break 'doc;
+        let mut j = first_target;
+        let mut out = Ok(());
+        while j < ids.len() {
+            j = if self.symmetric {
+                self.count_targets::<true>(&ids, j)
+            } else {
+                self.count_targets::<false>(&ids, j)
+            };
+            // A buffer may pass its capacity by less than one window: cut it between targets.
+            if self.buffer.len() >= self.capacity {
+                out = self.cut_run();
+                if out.is_err() {
+                    break;
                 }
             }
         }
         self.ids = ids;
         out
+    }
+
+    /// The hot loop: counts targets `from..` until the document ends or the record buffer is
+    /// full; returns the next target. Locals keep the tables in registers.
+    #[inline(always)]
+    fn count_targets<const SYMMETRIC: bool>(&mut self, ids: &[u32], from: usize) -> usize {
+        let window = self.weights.len() - 1;
+        let weights = &self.weights[1..];
+        let (row_len, row_start) = (&self.layout.row_len[..], &self.layout.row_start[..]);
+        let dense = &mut self.dense[..];
+        let buffer = &mut self.buffer;
+        let capacity = self.capacity;
+        let mut j = from;
+        while j < ids.len() {
+            let right = ids[j];
+            let lo = j.saturating_sub(window);
+            for (&left, &w) in ids[lo..j].iter().rev().zip(weights) {
+                let (r, c) = if SYMMETRIC {
+                    (left.min(right), left.max(right))
+                } else {
+                    (left, right)
+                };
+                let (ri, ci) = (r as usize, c as usize);
+                if ci < row_len[ri] as usize {
+                    dense[row_start[ri] + ci] += w;
+                } else {
+                    buffer.push(((r as u64) << 32 | c as u64, w));
+                }
+            }
+            j += 1;
+            if buffer.len() >= capacity {
+                break;
+            }
+        }
+        j
     }
 }
 
