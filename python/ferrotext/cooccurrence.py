@@ -179,6 +179,13 @@ def cooccurrence_matrix(
     paired with itself therefore gains twice on the diagonal), so ``X`` is symmetric. With
     ``symmetric=False`` only ``X[left, right]`` is counted, as ``cooccur -symmetric 0``.
 
+    Differences from the C tools, all deliberate: tokens are split on any whitespace (as
+    ``str.split``; cooccur splits on space and tab only and drops ``\\r``), long words are not
+    truncated at 1000 bytes, a literal ``<unk>`` is an ordinary word (vocab_count refuses it),
+    and ``max_vocab_size`` breaks count ties alphabetically (vocab_count pseudo-randomly).
+    Sums of the same cell may be added in a different order than cooccur's, so values agree
+    to rounding (about 1e-15 relative); uniform weighting gives exact integers.
+
     Parameters
     ----------
     corpus : path, list of paths, or iterable of documents
