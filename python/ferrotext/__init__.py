@@ -26,3 +26,6 @@ __all__ = [
     "KeyedVectors",
     "plot_embeddings",
 ]
+from ferrotext.glove import GloVe, load_glove_format  # noqa: E402,F401
+
+__all__ += ["GloVe", "load_glove_format"]

@@ -1,6 +1,7 @@
 //! Word embeddings: corpus encoding, Hogwild weights, word2vec training, nearest neighbours.
 
 pub mod corpus;
+pub mod glove;
 pub mod hogwild;
 pub mod kernels;
 pub mod neighbors;
