@@ -15,6 +15,7 @@ from ferrotext.topic_models import __all__ as _topic_models_all
 from ferrotext.embeddings import *  # noqa: F403
 from ferrotext.embeddings import __all__ as _embeddings_all
 from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
+from ferrotext.cooccurrence import cooccurrence_matrix  # noqa: F401
 from ferrotext.plotting import plot_embeddings  # noqa: F401
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     *_topic_models_all,
     *_embeddings_all,
     "KeyedVectors",
+    "cooccurrence_matrix",
     "plot_embeddings",
 ]
 from ferrotext.glove import GloVe, load_glove_format  # noqa: E402,F401

@@ -1,5 +1,6 @@
 //! Word embeddings: corpus encoding, Hogwild weights, word2vec training, nearest neighbours.
 
+pub mod cooccur;
 pub mod corpus;
 pub mod glove;
 pub mod hogwild;

@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod cooccur;
 mod errors;
 mod glove;
 pub(crate) mod signals;
@@ -15,6 +16,7 @@ mod word2vec;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     text::register(m)?;
+    cooccur::register(m)?;
     svd::register(m)?;
     topic::register(m)?;
     word2vec::register(m)?;
