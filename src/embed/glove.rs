@@ -305,20 +305,25 @@ fn cell_update_generic(
     let cost = 0.5 * fdiff as f64 * diff as f64;
     let (ag, cg) = (&mut arest[1..=dim], &mut crest[1..=dim]);
     // Vector steps from the old vectors of both rows; accumulators grow by (eta * g)^2.
-    let mut ok1 = true;
-    let mut ok2 = true;
+    // (max/min rather than clamp: no panic path, so the loop vectorises; a NaN product
+    // becomes -clip as with C's fmax/fmin.)
+    let (ag, cg) = (&mut ag[..dim], &mut cg[..dim]);
+    let (cw_, aw_) = (&cw[..dim], &aw[..dim]);
+    let mut bad = 0u32;
     for k in 0..dim {
-        let t1 = (fdiff * cw[k]).clamp(-clip, clip) * eta;
-        let t2 = (fdiff * aw[k]).clamp(-clip, clip) * eta;
+        let t1 = (fdiff * cw_[k]).max(-clip).min(clip) * eta;
+        let t2 = (fdiff * aw_[k]).max(-clip).min(clip) * eta;
         u1[k] = t1 / ag[k].sqrt();
         u2[k] = t2 / cg[k].sqrt();
         ag[k] += t1 * t1;
         cg[k] += t2 * t2;
-        ok1 &= u1[k].is_finite();
-        ok2 &= u2[k].is_finite();
+        // NaN/inf test on the bits (an integer OR reduces in vector registers; a float sum
+        // would not). The sum of finite steps, each at most eta * clip, is finite too.
+        bad |= (((u1[k].to_bits() & 0x7fff_ffff) >= 0x7f80_0000) as u32)
+            | (((u2[k].to_bits() & 0x7fff_ffff) >= 0x7f80_0000) as u32);
     }
     // glove.c skips both vector steps when either sum of steps is NaN/inf.
-    if ok1 && ok2 {
+    if bad == 0 {
         for k in 0..dim {
             aw[k] -= u1[k];
             cw[k] -= u2[k];
