@@ -270,6 +270,7 @@ fn split_rows(all: &[f32], v: usize, dim: usize) -> (Vec<f32>, Vec<f32>, Vec<f32
 
 /// What one cell did to the two rows (for the cost sum and the tests).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn cell_update_generic(
     dim: usize,
     a: &mut [f32],
@@ -530,11 +531,7 @@ pub fn train(
             });
             // This thread stays outside the pool: it watches Ctrl-C and reports progress.
             let mut last_report = Instant::now();
-            loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
+            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_millis(50)) {
                 let mut check = interrupt.check();
                 if check.is_ok() && last_report.elapsed() >= Duration::from_millis(200) {
                     last_report = Instant::now();
