@@ -28,3 +28,6 @@ __all__ = [
     "cooccurrence_matrix",
     "plot_embeddings",
 ]
+from ferrotext.glove import GloVe, load_glove_format  # noqa: E402,F401
+
+__all__ += ["GloVe", "load_glove_format"]

@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lsa(sub)
     _add_word2vec(sub)
     _add_topics(sub)
+    _add_glove(sub)
     # Later: fasttext and glove register here the same way.
     return parser
 
@@ -504,6 +505,84 @@ def run_topics(args) -> int:
             raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         if not args.quiet:
             print(f"{PROG}: wrote {args.out} ({doc_topic.shape[0]} x {doc_topic.shape[1]})", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# glove
+# --------------------------------------------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_glove(sub) -> None:
+    p = sub.add_parser(
+        "glove",
+        help="train GloVe vectors like Stanford's tools and write them in the GloVe text format",
+        description="Count co-occurrences in text files (one document per line, .gz allowed) and "
+        "train GloVe, then write 'word v1 v2 ...' lines (W + W~, no header) as Stanford's glove "
+        "does. Options follow vocab_count / cooccur / glove.",
+    )
+    p.add_argument("-input", "-corpus", dest="input", nargs="+", required=True, metavar="FILE", help="training text file(s)")
+    p.add_argument("-output", "-save-file", dest="output", required=True, metavar="FILE", help="where to write the vectors")
+    p.add_argument("-vector-size", dest="vector_size", type=_positive_int, default=50, help="vector size (default 50)")
+    p.add_argument("-window-size", dest="window", type=_positive_int, default=15, help="context window (default 15)")
+    p.add_argument("-symmetric", type=int, choices=(0, 1), default=1, help="left and right context (1, default) or left only (0)")
+    p.add_argument("-distance-weighting", dest="distance_weighting", type=int, choices=(0, 1), default=1,
+                   help="weight a pair by 1/distance (1, default) or 1 (0)")
+    p.add_argument("-x-max", dest="x_max", type=_positive_float, default=100.0, help="weighting cut-off (default 100)")
+    p.add_argument("-alpha", type=float, default=0.75, help="weighting exponent (default 0.75)")
+    p.add_argument("-eta", type=_positive_float, default=0.05, help="initial learning rate (default 0.05)")
+    p.add_argument("-iter", type=_positive_int, default=25, help="iterations (default 25)")
+    p.add_argument("-min-count", dest="min_count", type=_positive_int, default=5, help="discard rarer words (default 5)")
+    p.add_argument("-max-vocab", dest="max_vocab", type=_positive_int, default=None, help="keep at most this many words")
+    p.add_argument("-memory", type=_positive_float, default=None, help="counting memory budget in GB (spills to disk beyond)")
+    p.add_argument("-threads", type=_jobs, default=None, help="threads (default: all cores)")
+    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-write-header", dest="write_header", type=int, choices=(0, 1), default=0,
+                   help="1: write a word2vec header 'V D' first (gensim's default reader)")
+    p.add_argument("-verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 progress (default), 2 also cost per iteration")
+    p.set_defaults(run=run_glove)
+
+
+def run_glove(args) -> int:
+    from ferrotext.glove import GloVe
+
+    for f in args.input:
+        if not os.path.isfile(f):
+            raise CLIError(f"no such file: {f}")
+    out = Path(args.output)
+    if out.is_dir():
+        raise CLIError(f"-output is a directory: {out}")
+    model = GloVe(
+        vector_size=args.vector_size, window=args.window, x_max=args.x_max, alpha=args.alpha,
+        learning_rate=args.eta, epochs=args.iter, min_count=args.min_count, symmetric=bool(args.symmetric),
+        weighting="harmonic" if args.distance_weighting else "uniform", max_vocab_size=args.max_vocab,
+        memory_limit=args.memory, n_jobs=args.threads, random_state=args.seed, verbose=args.verbose,
+    )
+    try:
+        model.fit([Path(f) for f in args.input])
+    except ValueError as exc:  # empty corpus, everything below min_count, invalid UTF-8 ...
+        raise CLIError(str(exc).splitlines()[0]) from None
+    try:
+        if args.write_header:
+            model.wv.save_word2vec_format(out, binary=False)
+        else:
+            model.save_glove_format(out)
+    except ValueError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write {out}: {exc.strerror}") from None
+    if args.verbose:
+        print(f"{PROG}: wrote {len(model.wv)} x {model.vector_size} vectors to {out}", file=sys.stderr)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 pub mod cooccur;
 pub mod corpus;
+pub mod glove;
 pub mod hogwild;
 pub mod kernels;
 pub mod neighbors;

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod cooccur;
 mod errors;
+mod glove;
 pub(crate) mod signals;
 mod svd;
 mod text;
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     svd::register(m)?;
     topic::register(m)?;
     word2vec::register(m)?;
+    glove::register(m)?;
     Ok(())
 }
