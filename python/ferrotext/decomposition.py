@@ -46,10 +46,10 @@ class TruncatedSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     and can be interrupted with Ctrl-C:
 
     - ``'randomized'``: Halko et al. (2011) randomized range finder with ``n_iter`` power
-      iterations and ``n_components + n_oversamples`` random vectors. Every power iteration is
-      re-orthonormalised with a QR factorization of the smaller side, whatever
-      ``power_iteration_normalizer`` says: that is at least as accurate as scikit-learn's LU
-      (``'auto'``) or ``'none'`` and costs little. The parameter is still validated.
+      iterations and ``n_components + n_oversamples`` random vectors, working on the smaller
+      side of ``X``: each power iteration applies ``X X^T`` (or ``X^T X``) in one fused pass
+      over the sparse matrix, then renormalises with ``power_iteration_normalizer`` (as
+      scikit-learn: ``'auto'`` is ``'none'`` for ``n_iter <= 2``, else ``'LU'``).
     - ``'arpack'``: a thick-restart Lanczos eigensolver (Wu & Simon, 2000) with full
       reorthogonalisation on the Gram matrix of the smaller side, followed by the same
       Rayleigh-Ritz SVD as :func:`scipy.sparse.linalg.svds`. It does not call ARPACK; the
@@ -69,7 +69,14 @@ class TruncatedSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     n_oversamples : int, default=10
         Number of oversamples of the randomized solver. Not used by 'arpack'.
     power_iteration_normalizer : {'auto', 'QR', 'LU', 'none'}, default='auto'
-        Accepted for compatibility; ferrotext always normalises with QR (see above).
+        How the power iterations are renormalised (scikit-learn's semantics): ``'QR'`` keeps
+        an orthonormal basis (most accurate), ``'LU'`` uses the permuted ``L`` factor,
+        ``'none'`` only rescales (unstable for large ``n_iter``), ``'auto'`` picks ``'none'``
+        for ``n_iter <= 2`` and ``'LU'`` otherwise. Not used by 'arpack'.
+
+    Values of any magnitude work: the matrix is rescaled internally by an exact power of two,
+    so values near 1e300 or 1e-300 neither overflow nor underflow in the solver (the variances
+    of ``fit_transform``'s output can still overflow, as in scikit-learn).
     random_state : int, RandomState instance or None, default=None
         Seeds the random test matrix (randomized) or start vector (arpack). Pass an int for
         reproducible results.
@@ -193,6 +200,7 @@ class TruncatedSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             int(k),
             int(self.n_oversamples),
             int(self.n_iter),
+            self.power_iteration_normalizer,
             float(self.tol),
             seed,
             n_threads,

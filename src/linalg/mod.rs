@@ -8,5 +8,6 @@ pub use sparse::{
     CsrLike, CsrOwned, CsrRef, DenseOp, LinOp, Scalar, SpIndex, SparseOp, Transposed,
 };
 pub use svd::{
-    lanczos_svd, project, randomized_svd, LanczosParams, RandomizedParams, TruncatedSvd,
+    lanczos_svd, project, project_op, randomized_svd, LanczosParams, Normalizer, RandomizedParams,
+    TruncatedSvd,
 };

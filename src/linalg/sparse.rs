@@ -64,6 +64,10 @@ pub trait CsrLike: Sync {
     fn for_row(&self, i: usize, f: impl FnMut(usize, f64));
     /// Number of stored entries.
     fn nnz(&self) -> usize;
+    /// Offset of row `i`'s first entry (`i <= nrows`; `row_start(nrows) == nnz`).
+    fn row_start(&self, i: usize) -> usize;
+    /// Largest absolute stored value (0 for an empty matrix).
+    fn max_abs(&self) -> f64;
 }
 
 /// A validated, borrowed CSR matrix (zero-copy view of scipy's `indptr`, `indices`, `data`).
@@ -197,6 +201,12 @@ impl<T: Scalar, I: SpIndex> CsrLike for CsrRef<'_, T, I> {
     fn nnz(&self) -> usize {
         self.indptr[self.nrows].ix()
     }
+    fn row_start(&self, i: usize) -> usize {
+        self.indptr[i].ix()
+    }
+    fn max_abs(&self) -> f64 {
+        max_abs(&self.data[..self.nnz()])
+    }
 }
 
 /// An owned CSR matrix with `u32` column indices (the transpose built by the solver).
@@ -225,6 +235,38 @@ impl<T: Scalar> CsrLike for CsrOwned<T> {
     fn nnz(&self) -> usize {
         self.indptr[self.nrows]
     }
+    fn row_start(&self, i: usize) -> usize {
+        self.indptr[i]
+    }
+    fn max_abs(&self) -> f64 {
+        max_abs(&self.data[..self.nnz()])
+    }
+}
+
+fn max_abs<T: Scalar>(data: &[T]) -> f64 {
+    data.par_iter()
+        .map(|v| v.to_f64().abs())
+        .reduce(|| 0.0, f64::max)
+}
+
+/// An exact power-of-two factor `c` that brings the largest magnitude `max_abs` near 1 when it
+/// is far from it (outside `[2^-100, 2^100]`), else 1. The solvers work on `c A`: products of
+/// values near 1e±300 can then neither overflow nor underflow, and since the factor is a power
+/// of two the scaled matrix is exact, so unscaling the singular values (`σ / c`) is exact too.
+pub fn pow2_scale(max_abs: f64) -> f64 {
+    if !(max_abs > 0.0 && max_abs.is_finite()) {
+        return 1.0;
+    }
+    // max_abs is positive and finite, so its log2 lies in [-1075, 1024]
+    #[allow(clippy::cast_possible_truncation)]
+    let e = max_abs.log2().floor() as i64;
+    if (-100..=100).contains(&e) {
+        return 1.0;
+    }
+    let e = e.clamp(-1000, 1000);
+    // 2^-e built from its exponent bits (1023 - e lies in [23, 2023], a normal exponent)
+    #[allow(clippy::cast_sign_loss)]
+    f64::from_bits(((1023 - e) as u64) << 52)
 }
 
 /// Rows per parallel task: enough work per task to amortise scheduling, small enough that
@@ -234,9 +276,10 @@ fn rows_per_task(nrows: usize, nnz: usize, l: usize) -> usize {
     (16_384 / per_row).clamp(1, 4096)
 }
 
-/// `out = a @ x` with `x` row-major `(a.ncols() x l)` and `out` row-major `(a.nrows() x l)`.
-/// Runs on the current rayon pool (call it inside `pool.install`).
-pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, out: &mut [f64]) {
+/// `out = scale * a @ x` with `x` row-major `(a.ncols() x l)` and `out` row-major
+/// `(a.nrows() x l)`; `scale` multiplies each stored value (so `scale * a` cannot overflow where
+/// `a @ x` would). Runs on the current rayon pool (call it inside `pool.install`).
+pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut [f64]) {
     debug_assert_eq!(x.len(), a.ncols() * l);
     debug_assert_eq!(out.len(), a.nrows() * l);
     if l == 0 {
@@ -251,10 +294,11 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, out: &mut [f64]) {
                 row.fill(0.0);
                 if l == 1 {
                     let mut acc = 0.0;
-                    a.for_row(r0 + r, |c, v| acc += v * x[c]);
+                    a.for_row(r0 + r, |c, v| acc += (v * scale) * x[c]);
                     row[0] = acc;
                 } else {
                     a.for_row(r0 + r, |c, v| {
+                        let v = v * scale;
                         let xr = &x[c * l..(c + 1) * l];
                         for (o, xv) in row.iter_mut().zip(xr) {
                             *o += v * xv;
@@ -263,6 +307,233 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, out: &mut [f64]) {
                 }
             }
         });
+}
+
+/// Width of the column panels of the fused kernels below: 8 values (one 64-byte cache line) per
+/// row, so the per-row accumulator stays in registers and a panel of the small side
+/// (`rows x 8`) mostly stays in L2 while the sparse matrix streams past.
+const PANEL: usize = 8;
+
+/// Rows per block of the Gaussian test matrix; block `b` is drawn from the stream `(seed, b)`.
+const GAUSS_BLOCK: usize = 1024;
+
+/// Block `b` (`rows x cols`, row-major) of the standard normal test matrix of [`gaussian_rows`].
+fn gaussian_block(seed: u64, b: usize, rows: usize, cols: usize, out: &mut [f64]) {
+    use rand::Rng as _;
+    let mut rng = crate::runtime::rng_stream(seed, b as u64);
+    for x in out[..rows * cols].iter_mut() {
+        *x = rng.sample(rand_distr::StandardNormal);
+    }
+}
+
+/// Row-major `(rows x cols)` standard normal matrix; rows are drawn in blocks of 1024 from
+/// independent streams `(seed, block)`, so the result does not depend on the thread count.
+pub fn gaussian_rows(seed: u64, rows: usize, cols: usize) -> Vec<f64> {
+    let mut out = vec![0.0; rows * cols];
+    out.par_chunks_mut(GAUSS_BLOCK * cols.max(1))
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let r = chunk.len() / cols.max(1);
+            gaussian_block(seed, b, r, cols, chunk);
+        });
+    out
+}
+
+/// Copies a row-major `(rows x l)` block into `ceil(l / PANEL)` zero-padded panels, each a
+/// row-major `(rows x PANEL)` block.
+fn to_panels(x: &[f64], rows: usize, l: usize) -> Vec<f64> {
+    let np = l.div_ceil(PANEL);
+    let mut out = vec![0.0; np * rows * PANEL];
+    out.par_chunks_mut(rows * PANEL)
+        .enumerate()
+        .for_each(|(p, panel)| {
+            let (c0, w) = (p * PANEL, PANEL.min(l - p * PANEL));
+            for (dst, src) in panel.chunks_exact_mut(PANEL).zip(x.chunks_exact(l)) {
+                dst[..w].copy_from_slice(&src[c0..c0 + w]);
+            }
+        });
+    out
+}
+
+/// `out` (row-major `rows x l`) = the sum of the panel blocks in `parts`, added in order (so the
+/// result does not depend on scheduling).
+fn sum_panels(parts: &[Vec<f64>], rows: usize, l: usize, out: &mut [f64]) {
+    const CHUNK: usize = 512;
+    out.par_chunks_mut(CHUNK * l)
+        .enumerate()
+        .for_each(|(t, block)| {
+            for (rr, row) in block.chunks_exact_mut(l).enumerate() {
+                let r = t * CHUNK + rr;
+                for (p, seg) in row.chunks_mut(PANEL).enumerate() {
+                    let off = (p * rows + r) * PANEL;
+                    seg.fill(0.0);
+                    for part in parts {
+                        for (o, v) in seg.iter_mut().zip(&part[off..off + PANEL]) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Bounds of `parts` contiguous row ranges of `c` holding about equal numbers of entries.
+fn nnz_ranges<M: CsrLike>(c: &M, parts: usize) -> Vec<usize> {
+    let (n, nnz) = (c.nrows(), c.nnz());
+    let mut bounds = vec![0usize];
+    for t in 1..parts {
+        let target = nnz / parts * t + nnz % parts * t / parts;
+        // first row starting at or after `target`
+        let (mut lo, mut hi) = (*bounds.last().unwrap_or(&0), n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if c.row_start(mid) < target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        bounds.push(lo);
+    }
+    bounds.push(n);
+    bounds
+}
+
+/// Whether the fused kernels may use one `(c.ncols() x l)` accumulator per thread: only while
+/// those stay small next to the `(c.nrows() x l)` intermediate block they replace.
+fn fused_fits<M: CsrLike>(c: &M) -> bool {
+    let parts = rayon::current_num_threads();
+    parts <= 1 || parts * c.ncols() <= 4 * c.nrows()
+}
+
+/// `out = (s c)^T (s c) x` for `x`, `out` row-major `(c.ncols() x l)` and `s = scale`, without
+/// forming the `(c.nrows() x l)` block `c x`: each row `c_j` gives `t = c_j . x` (a gather
+/// from `x`) and then `out += c_j^T t` (a scatter), per panel of 8 columns. The rows of `c` are
+/// split into one range per thread, each with its own accumulator, summed in order at the end:
+/// the result depends on the thread count but not on scheduling. One pass over the matrix per
+/// panel instead of two products through a large intermediate: ~3x less memory traffic.
+pub fn csr_gram<M: CsrLike>(c: &M, x: &[f64], l: usize, scale: f64, out: &mut [f64]) {
+    let s = c.ncols();
+    debug_assert_eq!(x.len(), s * l);
+    debug_assert_eq!(out.len(), s * l);
+    if l == 0 {
+        return;
+    }
+    let np = l.div_ceil(PANEL);
+    let xp = to_panels(x, s, l);
+    let bounds = nnz_ranges(c, rayon::current_num_threads().max(1));
+    let parts: Vec<Vec<f64>> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let mut acc = vec![0.0; np * s * PANEL];
+            for (xpp, ap) in xp
+                .chunks_exact(s * PANEL)
+                .zip(acc.chunks_exact_mut(s * PANEL))
+            {
+                for j in w[0]..w[1] {
+                    let mut t = [0.0f64; PANEL];
+                    c.for_row(j, |i, a| {
+                        let a = a * scale;
+                        for (tq, xq) in t.iter_mut().zip(&xpp[i * PANEL..(i + 1) * PANEL]) {
+                            *tq += a * xq;
+                        }
+                    });
+                    c.for_row(j, |i, a| {
+                        let a = a * scale;
+                        for (oq, tq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(&t) {
+                            *oq += a * tq;
+                        }
+                    });
+                }
+            }
+            acc
+        })
+        .collect();
+    sum_panels(&parts, s, l, out);
+}
+
+/// `out = (s c)^T Ω` (row-major `(c.ncols() x l)`, `s = scale`) for the Gaussian
+/// `Ω = gaussian_rows(seed, c.nrows(), l)`, generated block by block as the rows of `c` stream
+/// past (scattered into per-thread accumulators) instead of being stored and gathered.
+pub fn csr_gaussian_sketch<M: CsrLike>(c: &M, seed: u64, l: usize, scale: f64, out: &mut [f64]) {
+    let (n, s) = (c.nrows(), c.ncols());
+    debug_assert_eq!(out.len(), s * l);
+    if l == 0 {
+        return;
+    }
+    let np = l.div_ceil(PANEL);
+    let n_blocks = n.div_ceil(GAUSS_BLOCK);
+    // per-thread ranges of whole blocks with about equal numbers of entries
+    let rows = nnz_ranges(c, rayon::current_num_threads().max(1));
+    let mut blocks: Vec<usize> = rows.iter().map(|r| r.div_ceil(GAUSS_BLOCK)).collect();
+    if let Some(last) = blocks.last_mut() {
+        *last = n_blocks;
+    }
+    blocks.dedup();
+    let parts: Vec<Vec<f64>> = blocks
+        .par_windows(2)
+        .map(|w| {
+            let mut acc = vec![0.0; np * s * PANEL];
+            let mut g = vec![0.0; GAUSS_BLOCK * l];
+            for b in w[0]..w[1] {
+                let (r0, r1) = (b * GAUSS_BLOCK, ((b + 1) * GAUSS_BLOCK).min(n));
+                gaussian_block(seed, b, r1 - r0, l, &mut g);
+                for (p, ap) in acc.chunks_exact_mut(s * PANEL).enumerate() {
+                    let (c0, wd) = (p * PANEL, PANEL.min(l - p * PANEL));
+                    for j in r0..r1 {
+                        let gj = &g[(j - r0) * l + c0..(j - r0) * l + c0 + wd];
+                        c.for_row(j, |i, a| {
+                            let a = a * scale;
+                            for (oq, gq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(gj) {
+                                *oq += a * gq;
+                            }
+                        });
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    if parts.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    sum_panels(&parts, s, l, out);
+}
+
+/// `out = (s c)^T x` (row-major `(c.ncols() x l)`, `s = scale`) for a row-major
+/// `(c.nrows() x l)` block `x` that is read once, in order, while the rows of `c` stream past
+/// (scattered into per-thread accumulators): for a short, wide `c^T` this beats gathering rows
+/// of a large `x` at random.
+pub fn csr_t_matmul<M: CsrLike>(c: &M, x: &[f64], l: usize, scale: f64, out: &mut [f64]) {
+    let s = c.ncols();
+    debug_assert_eq!(x.len(), c.nrows() * l);
+    debug_assert_eq!(out.len(), s * l);
+    if l == 0 {
+        return;
+    }
+    let np = l.div_ceil(PANEL);
+    let bounds = nnz_ranges(c, rayon::current_num_threads().max(1));
+    let parts: Vec<Vec<f64>> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let mut acc = vec![0.0; np * s * PANEL];
+            for (p, ap) in acc.chunks_exact_mut(s * PANEL).enumerate() {
+                let (c0, wd) = (p * PANEL, PANEL.min(l - p * PANEL));
+                for j in w[0]..w[1] {
+                    let xj = &x[j * l + c0..j * l + c0 + wd];
+                    c.for_row(j, |i, a| {
+                        let a = a * scale;
+                        for (oq, xq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(xj) {
+                            *oq += a * xq;
+                        }
+                    });
+                }
+            }
+            acc
+        })
+        .collect();
+    sum_panels(&parts, s, l, out);
 }
 
 /// A linear operator `A` (`nrows x ncols`) that can multiply row-major blocks from both sides.
@@ -275,12 +546,46 @@ pub trait LinOp: Sync {
     fn matmul(&self, x: &[f64], l: usize, out: &mut [f64]);
     /// `out = A.T @ x`, `x`: `(nrows x l)` row-major, `out`: `(ncols x l)` row-major.
     fn matmul_t(&self, x: &[f64], l: usize, out: &mut [f64]);
+    /// The exact power-of-two factor `c` (see [`pow2_scale`]): the operator is really `c A`,
+    /// so the products above and below are those of `c A` and singular values must be divided
+    /// by `c`.
+    fn scale(&self) -> f64 {
+        1.0
+    }
+    /// `out = A A^T x`, `x` and `out`: `(nrows x l)` row-major.
+    fn gram(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        let mut mid = vec![0.0; self.ncols() * l];
+        self.matmul_t(x, l, &mut mid);
+        self.matmul(&mid, l, out);
+    }
+    /// `out = A^T A x`, `x` and `out`: `(ncols x l)` row-major.
+    fn gram_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        let mut mid = vec![0.0; self.nrows() * l];
+        self.matmul(x, l, &mut mid);
+        self.matmul_t(&mid, l, out);
+    }
+    /// `out = A Ω` (`nrows x l`) for `Ω = gaussian_rows(seed, ncols, l)`.
+    fn sketch(&self, seed: u64, l: usize, out: &mut [f64]) {
+        let g = gaussian_rows(seed, self.ncols(), l);
+        self.matmul(&g, l, out);
+    }
+    /// Same as [`LinOp::matmul`], possibly by a kernel that is faster for one-off products with
+    /// a large `x` (the final projection).
+    fn matmul_streamed(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        self.matmul(x, l, out);
+    }
+    /// `out = A^T Ω` (`ncols x l`) for `Ω = gaussian_rows(seed, nrows, l)`.
+    fn sketch_t(&self, seed: u64, l: usize, out: &mut [f64]) {
+        let g = gaussian_rows(seed, self.nrows(), l);
+        self.matmul_t(&g, l, out);
+    }
 }
 
-/// A sparse matrix given by the CSR of `A` and the CSR of `A.T`.
+/// A sparse matrix given by the CSR of `A` and the CSR of `A.T` (scaled by [`pow2_scale`]).
 pub struct SparseOp<A, B> {
     a: A,
     at: B,
+    scale: f64,
 }
 
 impl<A: CsrLike, B: CsrLike> SparseOp<A, B> {
@@ -289,7 +594,8 @@ impl<A: CsrLike, B: CsrLike> SparseOp<A, B> {
         if a.nrows() != at.ncols() || a.ncols() != at.nrows() {
             return Err(Error::ShapeMismatch("A and A.T disagree in shape".into()));
         }
-        Ok(SparseOp { a, at })
+        let scale = pow2_scale(a.max_abs());
+        Ok(SparseOp { a, at, scale })
     }
 
     /// The CSR of `A`.
@@ -306,10 +612,56 @@ impl<A: CsrLike, B: CsrLike> LinOp for SparseOp<A, B> {
         self.a.ncols()
     }
     fn matmul(&self, x: &[f64], l: usize, out: &mut [f64]) {
-        csr_matmul(&self.a, x, l, out);
+        csr_matmul(&self.a, x, l, self.scale, out);
     }
     fn matmul_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
-        csr_matmul(&self.at, x, l, out);
+        csr_matmul(&self.at, x, l, self.scale, out);
+    }
+    fn scale(&self) -> f64 {
+        self.scale
+    }
+    // A A^T = (A^T)^T (A^T): fused over the rows of A^T; A^T A fused over the rows of A.
+    fn gram(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        if fused_fits(&self.at) {
+            csr_gram(&self.at, x, l, self.scale, out);
+        } else {
+            let mut mid = vec![0.0; self.ncols() * l];
+            self.matmul_t(x, l, &mut mid);
+            self.matmul(&mid, l, out);
+        }
+    }
+    fn gram_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        if fused_fits(&self.a) {
+            csr_gram(&self.a, x, l, self.scale, out);
+        } else {
+            let mut mid = vec![0.0; self.nrows() * l];
+            self.matmul(x, l, &mut mid);
+            self.matmul_t(&mid, l, out);
+        }
+    }
+    fn matmul_streamed(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        if fused_fits(&self.at) {
+            csr_t_matmul(&self.at, x, l, self.scale, out);
+        } else {
+            self.matmul(x, l, out);
+        }
+    }
+    // A Ω = (A^T)^T Ω: streamed over the rows of A^T, which index the rows of Ω.
+    fn sketch(&self, seed: u64, l: usize, out: &mut [f64]) {
+        if fused_fits(&self.at) {
+            csr_gaussian_sketch(&self.at, seed, l, self.scale, out);
+        } else {
+            let g = gaussian_rows(seed, self.ncols(), l);
+            self.matmul(&g, l, out);
+        }
+    }
+    fn sketch_t(&self, seed: u64, l: usize, out: &mut [f64]) {
+        if fused_fits(&self.a) {
+            csr_gaussian_sketch(&self.a, seed, l, self.scale, out);
+        } else {
+            let g = gaussian_rows(seed, self.nrows(), l);
+            self.matmul_t(&g, l, out);
+        }
     }
 }
 
@@ -318,6 +670,7 @@ pub struct DenseOp<'a> {
     nrows: usize,
     ncols: usize,
     data: std::borrow::Cow<'a, [f64]>,
+    scale: f64,
 }
 
 impl<'a> DenseOp<'a> {
@@ -334,7 +687,19 @@ impl<'a> DenseOp<'a> {
                 "Input contains NaN or infinity.".into(),
             ));
         }
-        Ok(DenseOp { nrows, ncols, data })
+        let scale = pow2_scale(max_abs(&data));
+        let data = if scale == 1.0 {
+            data
+        } else {
+            // values near 1e±300: work on an exactly scaled copy (rare)
+            std::borrow::Cow::Owned(data.par_iter().map(|v| v * scale).collect())
+        };
+        Ok(DenseOp {
+            nrows,
+            ncols,
+            data,
+            scale,
+        })
     }
 
     fn view(&self) -> faer::MatRef<'_, f64> {
@@ -375,6 +740,9 @@ impl LinOp for DenseOp<'_> {
             faer::Par::rayon(0),
         );
     }
+    fn scale(&self) -> f64 {
+        self.scale
+    }
 }
 
 /// `A.T` seen as an operator, so solvers can always iterate on the smaller side.
@@ -392,6 +760,24 @@ impl<L: LinOp + ?Sized> LinOp for Transposed<'_, L> {
     }
     fn matmul_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
         self.0.matmul(x, l, out);
+    }
+    fn scale(&self) -> f64 {
+        self.0.scale()
+    }
+    fn gram(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        self.0.gram_t(x, l, out);
+    }
+    fn gram_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        self.0.gram(x, l, out);
+    }
+    fn sketch(&self, seed: u64, l: usize, out: &mut [f64]) {
+        self.0.sketch_t(seed, l, out);
+    }
+    fn sketch_t(&self, seed: u64, l: usize, out: &mut [f64]) {
+        self.0.sketch(seed, l, out);
+    }
+    fn matmul_streamed(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        self.0.matmul_t(x, l, out);
     }
 }
 
@@ -436,6 +822,77 @@ mod tests {
         let mut out_d = vec![0.0; 8];
         dop.matmul(&x, 2, &mut out_d);
         assert!(out.iter().zip(&out_d).all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+
+    fn random_csr(m: usize, n: usize, seed: u64) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
+        use rand::Rng as _;
+        let mut rng = crate::runtime::rng_stream(seed, 0);
+        let (mut p, mut i, mut d) = (vec![0i64], vec![], vec![]);
+        for _ in 0..m {
+            for c in 0..n {
+                if rng.random::<f64>() < 0.1 {
+                    i.push(c as i64);
+                    d.push(rng.random::<f64>() - 0.3);
+                }
+            }
+            p.push(i.len() as i64);
+        }
+        (p, i, d)
+    }
+
+    #[test]
+    fn fused_kernels_match_two_products() {
+        for &(m, n, l) in &[(37usize, 300usize, 11usize), (300, 37, 8), (50, 60, 1)] {
+            let (p, i, d) = random_csr(m, n, 3);
+            let a = CsrRef::new(m, n, &p, &i, &d).unwrap();
+            let op = SparseOp::new(a, a.transpose().unwrap()).unwrap();
+            for threads in [1, 3] {
+                let pool = crate::runtime::thread_pool(threads).unwrap();
+                // A A^T x and A^T A x against the unfused default
+                let x = gaussian_rows(1, m, l);
+                let (mut fused, mut mid, mut two) =
+                    (vec![0.0; m * l], vec![0.0; n * l], vec![0.0; m * l]);
+                pool.install(|| op.gram(&x, l, &mut fused));
+                op.matmul_t(&x, l, &mut mid);
+                op.matmul(&mid, l, &mut two);
+                assert!(fused.iter().zip(&two).all(|(a, b)| (a - b).abs() < 1e-12));
+                let x = gaussian_rows(2, n, l);
+                let (mut fused, mut mid, mut two) =
+                    (vec![0.0; n * l], vec![0.0; m * l], vec![0.0; n * l]);
+                pool.install(|| op.gram_t(&x, l, &mut fused));
+                op.matmul(&x, l, &mut mid);
+                op.matmul_t(&mid, l, &mut two);
+                assert!(fused.iter().zip(&two).all(|(a, b)| (a - b).abs() < 1e-12));
+                let x = gaussian_rows(3, n, l);
+                let (mut st, mut two) = (vec![0.0; m * l], vec![0.0; m * l]);
+                pool.install(|| op.matmul_streamed(&x, l, &mut st));
+                op.matmul(&x, l, &mut two);
+                assert!(st.iter().zip(&two).all(|(a, b)| (a - b).abs() < 1e-12));
+                // streamed Gaussian sketch = product with the stored Gaussian matrix
+                let (mut sk, mut two) = (vec![0.0; m * l], vec![0.0; m * l]);
+                pool.install(|| op.sketch(7, l, &mut sk));
+                op.matmul(&gaussian_rows(7, n, l), l, &mut two);
+                assert!(sk.iter().zip(&two).all(|(a, b)| (a - b).abs() < 1e-12));
+                let (mut sk, mut two) = (vec![0.0; n * l], vec![0.0; n * l]);
+                pool.install(|| op.sketch_t(7, l, &mut sk));
+                op.matmul_t(&gaussian_rows(7, m, l), l, &mut two);
+                assert!(sk.iter().zip(&two).all(|(a, b)| (a - b).abs() < 1e-12));
+            }
+        }
+    }
+
+    #[test]
+    fn pow2_scale_is_exact_and_only_for_extremes() {
+        assert_eq!(pow2_scale(1.0), 1.0);
+        assert_eq!(pow2_scale(0.0), 1.0);
+        assert_eq!(pow2_scale(1e20), 1.0);
+        for x in [1e300, 1e-300, f64::MAX, 5e-324] {
+            let c = pow2_scale(x);
+            assert_eq!(c.to_bits() & ((1u64 << 52) - 1), 0, "power of two");
+            // the factor is clamped to 2^±1000, so subnormals only get close to 1
+            assert!(x * c < 2f64.powi(25) && x * c > 2f64.powi(-80), "{x} {c}");
+        }
+        assert!(pow2_scale(1e300) * 1e300 >= 1.0 && pow2_scale(1e-300) * 1e-300 >= 1.0);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use crate::error::Error;
 use crate::linalg::{
-    lanczos_svd, project, randomized_svd, CsrRef, DenseOp, LanczosParams, LinOp, RandomizedParams,
-    Scalar, SpIndex, SparseOp, TruncatedSvd,
+    lanczos_svd, project, project_op, randomized_svd, CsrRef, DenseOp, LanczosParams, LinOp,
+    Normalizer, RandomizedParams, Scalar, SpIndex, SparseOp, TruncatedSvd,
 };
 use crate::py::signals::PythonSignals;
 use crate::runtime::{thread_pool, Interrupt};
@@ -39,6 +39,7 @@ struct Settings {
     k: usize,
     n_oversamples: usize,
     n_iter: usize,
+    normalizer: Normalizer,
     tol: f64,
     seed: u64,
     n_threads: usize,
@@ -74,6 +75,7 @@ fn run<L: LinOp>(
             n_oversamples: st.n_oversamples,
             n_iter: st.n_iter,
             seed: st.seed,
+            normalizer: st.normalizer,
         };
         randomized_svd(op, &p, &pool, intr)?
     };
@@ -149,12 +151,12 @@ fn fit_csr_typed<T: Scalar + numpy::Element, I: SpIndex + numpy::Element>(
             let at = pool.install(|| CsrRef::new(n, m, p, i, d))?;
             let a = pool.install(|| at.transpose())?;
             let op = SparseOp::new(a, at)?;
-            run(&op, st, |w, pool| project(op.a(), w, st.k, pool), &signals)
+            run(&op, st, |w, pool| project_op(&op, w, st.k, pool), &signals)
         } else {
             let a = pool.install(|| CsrRef::new(m, n, p, i, d))?;
             let at = pool.install(|| a.transpose())?;
             let op = SparseOp::new(a, at)?;
-            run(&op, st, |w, pool| project(&a, w, st.k, pool), &signals)
+            run(&op, st, |w, pool| project_op(&op, w, st.k, pool), &signals)
         }
     });
     Ok(res?)
@@ -163,7 +165,7 @@ fn fit_csr_typed<T: Scalar + numpy::Element, I: SpIndex + numpy::Element>(
 /// Truncated SVD of a CSR (or, with `csc=True`, CSC) matrix. Returns
 /// `(components (k x n), singular_values (1 x k), X_new (m x k), n_iter, converged)`.
 #[pyfunction]
-#[pyo3(signature = (indptr, indices, data, n_rows, n_cols, csc, algorithm, n_components, n_oversamples, n_iter, tol, seed, n_threads, project_back))]
+#[pyo3(signature = (indptr, indices, data, n_rows, n_cols, csc, algorithm, n_components, n_oversamples, n_iter, power_iteration_normalizer, tol, seed, n_threads, project_back))]
 #[allow(clippy::too_many_arguments)]
 fn truncated_svd_sparse<'py>(
     py: Python<'py>,
@@ -177,6 +179,7 @@ fn truncated_svd_sparse<'py>(
     n_components: usize,
     n_oversamples: usize,
     n_iter: usize,
+    power_iteration_normalizer: &str,
     tol: f64,
     seed: u64,
     n_threads: usize,
@@ -187,6 +190,7 @@ fn truncated_svd_sparse<'py>(
         n_components,
         n_oversamples,
         n_iter,
+        power_iteration_normalizer,
         tol,
         seed,
         n_threads,
@@ -221,6 +225,7 @@ fn settings(
     k: usize,
     n_oversamples: usize,
     n_iter: usize,
+    normalizer: &str,
     tol: f64,
     seed: u64,
     n_threads: usize,
@@ -238,6 +243,7 @@ fn settings(
         k,
         n_oversamples,
         n_iter,
+        normalizer: Normalizer::parse(normalizer)?,
         tol,
         seed,
         n_threads,
@@ -247,7 +253,7 @@ fn settings(
 
 /// Truncated SVD of a dense C-contiguous matrix (float32 data is widened to float64).
 #[pyfunction]
-#[pyo3(signature = (x, algorithm, n_components, n_oversamples, n_iter, tol, seed, n_threads, project_back))]
+#[pyo3(signature = (x, algorithm, n_components, n_oversamples, n_iter, power_iteration_normalizer, tol, seed, n_threads, project_back))]
 #[allow(clippy::too_many_arguments)]
 fn truncated_svd_dense<'py>(
     py: Python<'py>,
@@ -256,6 +262,7 @@ fn truncated_svd_dense<'py>(
     n_components: usize,
     n_oversamples: usize,
     n_iter: usize,
+    power_iteration_normalizer: &str,
     tol: f64,
     seed: u64,
     n_threads: usize,
@@ -266,6 +273,7 @@ fn truncated_svd_dense<'py>(
         n_components,
         n_oversamples,
         n_iter,
+        power_iteration_normalizer,
         tol,
         seed,
         n_threads,
@@ -279,12 +287,7 @@ fn truncated_svd_dense<'py>(
             let s = a.as_slice().map_err(|_| not_contig())?;
             let r = py.detach(|| {
                 let op = DenseOp::new(m, n, Cow::Borrowed(s))?;
-                run(
-                    &op,
-                    &st,
-                    |w, pool| dense_project(&op, w, st.k, pool),
-                    &signals,
-                )
+                run(&op, &st, |w, pool| project_op(&op, w, st.k, pool), &signals)
             });
             (r?, false)
         }
@@ -294,35 +297,12 @@ fn truncated_svd_dense<'py>(
             let r = py.detach(|| {
                 let wide: Vec<f64> = s.iter().map(|v| v.to_f64()).collect();
                 let op = DenseOp::new(m, n, Cow::Owned(wide))?;
-                run(
-                    &op,
-                    &st,
-                    |w, pool| dense_project(&op, w, st.k, pool),
-                    &signals,
-                )
+                run(&op, &st, |w, pool| project_op(&op, w, st.k, pool), &signals)
             });
             (r?, true)
         }
     };
     to_py(py, fitted, f32_out)
-}
-
-fn dense_project(
-    op: &DenseOp<'_>,
-    w: &[f64],
-    k: usize,
-    pool: &rayon::ThreadPool,
-) -> crate::Result<Vec<f64>> {
-    let (m, n) = (op.nrows(), op.ncols());
-    let mut wt = vec![0.0; n * k];
-    for i in 0..k {
-        for (j, x) in w[i * n..(i + 1) * n].iter().enumerate() {
-            wt[j * k + i] = *x;
-        }
-    }
-    let mut out = vec![0.0; m * k];
-    pool.install(|| op.matmul(&wt, k, &mut out));
-    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
