@@ -240,6 +240,27 @@ def test_duplicate_words_warn_and_keep_the_first_like_gensim(tmp_path, binary):
     np.testing.assert_array_equal(ours.vectors, theirs.vectors[kept])
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [b"\0\0\0\0", b"junk", struct.pack("<3f", 7, 8, 9), b"\nextra " + struct.pack("<3f", 7, 8, 9)],
+)
+def test_binary_trailing_garbage_is_refused(tmp_path, tail):
+    vecs = np.arange(6, dtype=np.float32).reshape(2, 3)
+    good = b"2 3\n" + b"a " + vecs[0].tobytes() + b"\n" + b"b " + vecs[1].tobytes()
+    path = tmp_path / "v.bin"
+    for ok_tail in (b"", b"\n", b"\r\n"):
+        path.write_bytes(good + ok_tail)
+        np.testing.assert_array_equal(KeyedVectors.load_word2vec_format(path, binary=True).vectors, vecs)
+    path.write_bytes(good + tail)
+    # gensim reads the header's 2 rows and silently ignores the rest; we say the file is wrong.
+    theirs = gensim_models.KeyedVectors.load_word2vec_format(str(path), binary=True)
+    np.testing.assert_array_equal(theirs.vectors, vecs)
+    with pytest.raises(ValueError, match="unexpected bytes after the 2 vectors"):
+        KeyedVectors.load_word2vec_format(path, binary=True)
+    # With an explicit limit, only the first rows are wanted: the rest is not looked at.
+    assert KeyedVectors.load_word2vec_format(path, binary=True, limit=2).index_to_key == ["a", "b"]
+
+
 @pytest.mark.parametrize("key", ["two words", "line\nbreak", ""])
 @pytest.mark.parametrize("binary", [False, True])
 def test_keys_the_format_cannot_hold_are_refused(tmp_path, key, binary):

@@ -366,3 +366,37 @@ def test_cli_word2vec_writes_word2vec_c_format(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("ferrotext: error:") and "missing.txt" in err[0]
     assert main(["word2vec", "-train", str(corpus), "-output", str(out), "-min-count", "1000", "-quiet"]) == 2
     assert "min_count" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- memory
+_PEAK_RSS_CHILD = r"""
+import resource, sys
+from ferrotext import Word2Vec
+Word2Vec(vector_size=8, window=2, min_count=1, sample=1e-4, negative=1, epochs=1, n_jobs=1,
+         random_state=0).fit(sys.argv[1])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units and behaviour are Linux's")
+def test_memory_stays_flat_when_the_corpus_file_doubles(tmp_path):
+    # A file of 4M tokens and the same file twice. Streaming keeps one block of ~400k tokens
+    # whatever the file size; holding the extra 4M tokens even as packed u32 ids would add
+    # 16 MiB, a Python token list far more. Margin: 6 MiB for allocator and thread noise.
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(2000)])
+    ids = np.minimum(rng.zipf(1.3, size=4_000_000), 2000) - 1
+    lines = [" ".join(words[ids[k : k + 40]]) for k in range(0, len(ids), 40)]
+    text = ("\n".join(lines) + "\n").encode()
+    once, twice = tmp_path / "once.txt", tmp_path / "twice.txt"
+    once.write_bytes(text)
+    twice.write_bytes(text + text)
+
+    def peak_kib(path):
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK_RSS_CHILD, str(path)], capture_output=True, text=True, check=True
+        )
+        return int(out.stdout.strip().splitlines()[-1])
+
+    small, large = peak_kib(once), peak_kib(twice)
+    assert large - small < 6 * 1024, f"peak RSS {small} KiB -> {large} KiB for a doubled file"

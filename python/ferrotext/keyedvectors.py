@@ -450,7 +450,10 @@ class KeyedVectors:
         a bad header, a header larger than the file could hold, a row of the wrong length, a
         word that is not valid in ``encoding`` (with ``unicode_errors="strict"``), a truncated
         row. Memory grows only with the rows actually present, never with what a header claims.
-        Duplicate keys keep their first vector, as gensim.
+        Duplicate keys keep their first vector, as gensim. Unlike gensim, which stops after the
+        header's count and ignores the rest, bytes other than whitespace after the last binary
+        vector raise ``ValueError`` (a wrong count or dimension, padding or damage) unless
+        ``limit`` is given.
         """
         counts_by_word = None
         if fvocab is not None:
@@ -586,6 +589,24 @@ def _read_binary(fin, fname, n, dim, encoding, unicode_errors, limit):
         rows.append(np.frombuffer(bytes(buf[pos : pos + bytes_per_vector]), dtype="<f4").astype(np.float32))
         keys.append(key)
         pos += bytes_per_vector
+    if limit is None:
+        # gensim stops after the header's count and ignores the rest; bytes left over mean the
+        # count or the dimension in the header is wrong (rows were misread as padding/garbage
+        # vector values), so say so instead of returning wrong vectors. word2vec.c's final
+        # newline (or other trailing whitespace) is fine.
+        while True:
+            rest = bytes(buf[pos:]).strip()
+            if rest:
+                raise ValueError(
+                    f"{fname}: {len(rest)}+ unexpected bytes after the {n} vectors of dimension {dim} "
+                    f"the header announces (starting {rest[:20]!r}): is the header's count or dimension "
+                    "wrong, or the file padded or damaged? (pass limit=... to read only the first rows)"
+                )
+            if eof:
+                break
+            buf, pos = bytearray(fin.read(_READ_PIECE)), 0
+            if not buf:
+                break
     return keys, rows
 
 

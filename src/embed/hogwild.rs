@@ -134,6 +134,18 @@ mod tests {
         let mut row = [0.0f32; 4];
         m.load_row(1, &mut row);
         assert_eq!(row, [4.0, 5.0, 6.0, 0.0]);
+        // Rows longer than one unrolled step of four pairs, with a remainder.
+        let vals: Vec<f32> = (0..2 * 13).map(|x| x as f32 * 0.5 - 3.0).collect();
+        let wide = HogwildMatrix::from_slice(&vals, 13);
+        let mut buf = vec![9.0f32; 14];
+        wide.load_row(1, &mut buf);
+        assert_eq!(&buf[..13], &vals[13..]);
+        assert_eq!(buf[13], 0.0);
+        buf[0] = 42.0;
+        wide.store_row(0, &buf);
+        let mut back = vec![0.0f32; 14];
+        wide.load_row(0, &mut back);
+        assert_eq!(back, buf);
         m.store_row(0, &[-1.0, f32::MIN_POSITIVE, 0.5, 0.0]);
         m.load_row(0, &mut row);
         assert_eq!(row, [-1.0, f32::MIN_POSITIVE, 0.5, 0.0]);

@@ -11,7 +11,9 @@
 
 use super::corpus::{sample_thresholds, AliasTable, Block, CorpusSource, Huffman};
 use super::hogwild::HogwildMatrix;
-use super::kernels::Kernels;
+#[cfg(target_arch = "x86_64")]
+use super::kernels::Avx2Fma;
+use super::kernels::{Portable, Simd};
 use crate::error::{Error, Result};
 use crate::runtime::{rng_stream, thread_pool, Interrupt};
 use rand::{Rng as _, RngCore};
@@ -183,7 +185,9 @@ struct Shared<'a> {
     alias: Option<AliasTable>,
     huffman: Option<Huffman>,
     tables: Tables,
-    k: Kernels,
+    /// AVX2+FMA kernels when the CPU has them (chosen once, so results stay reproducible).
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<Avx2Fma>,
     words_total: u64,
 }
 
@@ -192,6 +196,10 @@ struct Scratch {
     l2: Vec<f32>,
     neu1e: Vec<f32>,
     sent: Vec<u32>,
+    /// CBOW: private copies of the distinct context rows, their ids and multiplicities.
+    ctx_rows: Vec<f32>,
+    ctx_ids: Vec<u32>,
+    ctx_mult: Vec<f32>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -214,8 +222,10 @@ impl Shared<'_> {
     /// One prediction of `target` from hidden vector `l1`; accumulates the input gradient in
     /// `neu1e` and updates the output rows.
     #[inline(always)]
-    fn predict(
+    #[allow(clippy::too_many_arguments)]
+    fn predict<S: Simd>(
         &self,
+        k: S,
         target: u32,
         l1: &[f32],
         s_l2: &mut [f32],
@@ -223,7 +233,6 @@ impl Shared<'_> {
         alpha: f32,
         rng: &mut crate::runtime::Rng,
     ) -> f64 {
-        let k = self.k;
         let mut loss = 0.0f64;
         match self.p.loss {
             Loss::Negative => {
@@ -293,10 +302,54 @@ impl Shared<'_> {
         a.max(p.min_alpha as f64) as f32
     }
 
-    /// Trains on sentences `tokens` with ends `ends` (relative to `tokens`).
+    /// Trains on sentences `tokens` with ends `ends` (relative to `tokens`), with the fastest
+    /// kernels this CPU has.
     #[allow(clippy::too_many_arguments)]
     fn train_job(
         &self,
+        tokens: &[u32],
+        ends: &[usize],
+        start_word: u64,
+        epoch: usize,
+        job_id: u64,
+        sc: &mut Scratch,
+        cancel: &AtomicBool,
+    ) -> JobStats {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = self.avx2 {
+            // SAFETY: an `Avx2Fma` value exists only if the CPU has AVX2 and FMA.
+            return unsafe {
+                self.train_job_avx2(k, tokens, ends, start_word, epoch, job_id, sc, cancel)
+            };
+        }
+        self.train_job_with(
+            Portable, tokens, ends, start_word, epoch, job_id, sc, cancel,
+        )
+    }
+
+    /// The whole job compiled with AVX2+FMA, so that the row copies and kernels inline.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    fn train_job_avx2(
+        &self,
+        k: Avx2Fma,
+        tokens: &[u32],
+        ends: &[usize],
+        start_word: u64,
+        epoch: usize,
+        job_id: u64,
+        sc: &mut Scratch,
+        cancel: &AtomicBool,
+    ) -> JobStats {
+        self.train_job_with(k, tokens, ends, start_word, epoch, job_id, sc, cancel)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_job_with<S: Simd>(
+        &self,
+        k: S,
         tokens: &[u32],
         ends: &[usize],
         start_word: u64,
@@ -350,6 +403,7 @@ impl Shared<'_> {
                             self.syn0.load_row(ctx, &mut sc.l1);
                             sc.neu1e.iter_mut().for_each(|x| *x = 0.0);
                             stats.loss += self.predict(
+                                k,
                                 word,
                                 &sc.l1,
                                 &mut sc.l2,
@@ -357,35 +411,65 @@ impl Shared<'_> {
                                 alpha,
                                 &mut rng,
                             );
-                            self.syn0.add_scaled(ctx, 1.0, &sc.neu1e);
+                            // `predict` touches only the output layer, so the private copy
+                            // plus the gradient is this thread's updated row: one store
+                            // instead of a second load + store.
+                            k.axpy(1.0, &sc.neu1e, &mut sc.l1);
+                            self.syn0.store_row(ctx, &sc.l1);
                         }
                     }
                     Architecture::Cbow => {
-                        sc.l1.iter_mut().for_each(|x| *x = 0.0);
+                        // Copy each distinct context row once; it is both summed into the
+                        // input and, plus multiplicity x gradient, stored back.
+                        let pd = sc.l1.len();
+                        sc.ctx_ids.clear();
+                        sc.ctx_mult.clear();
                         let mut count = 0usize;
                         for j in lo..hi {
                             if j == i {
                                 continue;
                             }
-                            self.syn0.load_row(sc.sent[j] as usize, &mut sc.l2);
-                            self.k.axpy(1.0, &sc.l2, &mut sc.l1);
                             count += 1;
+                            let w = sc.sent[j];
+                            if let Some(pos) = sc.ctx_ids.iter().position(|&x| x == w) {
+                                sc.ctx_mult[pos] += 1.0;
+                            } else {
+                                sc.ctx_ids.push(w);
+                                sc.ctx_mult.push(1.0);
+                            }
                         }
                         if count == 0 {
                             continue;
                         }
+                        let n_ctx = sc.ctx_ids.len();
+                        if sc.ctx_rows.len() < n_ctx * pd {
+                            sc.ctx_rows.resize(n_ctx * pd, 0.0);
+                        }
+                        sc.l1.iter_mut().for_each(|x| *x = 0.0);
+                        for (c, &w) in sc.ctx_ids.iter().enumerate() {
+                            let row = &mut sc.ctx_rows[c * pd..(c + 1) * pd];
+                            self.syn0.load_row(w as usize, row);
+                            k.axpy(sc.ctx_mult[c], row, &mut sc.l1);
+                        }
                         let inv = 1.0 / count as f32;
                         if p.cbow_mean {
-                            sc.l1.iter_mut().for_each(|x| *x *= inv);
+                            k.scale(inv, &mut sc.l1);
                         }
                         sc.neu1e.iter_mut().for_each(|x| *x = 0.0);
-                        stats.loss +=
-                            self.predict(word, &sc.l1, &mut sc.l2, &mut sc.neu1e, alpha, &mut rng);
+                        stats.loss += self.predict(
+                            k,
+                            word,
+                            &sc.l1,
+                            &mut sc.l2,
+                            &mut sc.neu1e,
+                            alpha,
+                            &mut rng,
+                        );
                         let scale = if p.cbow_mean { 1.0 } else { inv };
-                        for j in lo..hi {
-                            if j != i {
-                                self.syn0.add_scaled(sc.sent[j] as usize, scale, &sc.neu1e);
-                            }
+                        for (c, &w) in sc.ctx_ids.iter().enumerate() {
+                            let row = &mut sc.ctx_rows[c * pd..(c + 1) * pd];
+                            k.axpy(scale * sc.ctx_mult[c], &sc.neu1e, row);
+                            self.syn0.store_row(w as usize, row);
                         }
                     }
                 }
@@ -456,7 +540,8 @@ pub fn train(
             Loss::Negative => None,
         },
         tables: Tables::new(),
-        k: Kernels::detect(),
+        #[cfg(target_arch = "x86_64")]
+        avx2: Avx2Fma::detect(),
         words_total,
     };
     let started = Instant::now();
@@ -473,6 +558,9 @@ pub fn train(
         l2: vec![0.0; pd],
         neu1e: vec![0.0; pd],
         sent: Vec::new(),
+        ctx_rows: Vec::new(),
+        ctx_ids: Vec::new(),
+        ctx_mult: Vec::new(),
     };
     let cancel = AtomicBool::new(false);
     let mut current = Block::default();
