@@ -72,6 +72,34 @@ def test_em_is_monotone_and_distributions_are_normalised(counts):
     np.testing.assert_allclose(model.doc_topic_[5], 1 / 3)
 
 
+@pytest.mark.parametrize("k", [5, 37, 70])
+def test_one_ecm_step_matches_numpy(k):
+    """One ECM step against a dense numpy reference, for widths that take each kernel path:
+    K=5 (2 vectors, constant), K=37 (10 vectors, run-time width), K=70 (over 16 vectors)."""
+    rng = np.random.default_rng(k)
+    X = rng.poisson(0.7, size=(40, 90)).astype(float)
+    X[3] = 0.0
+    W0 = rng.random((40, k)) + 0.1
+    H0 = rng.random((k, 90)) + 0.1
+    theta = W0 / W0.sum(axis=1, keepdims=True)
+    theta[3] = 1.0 / k
+    phi = H0 / H0.sum(axis=1, keepdims=True)
+    ll0 = _loglik(X, theta, phi)
+    # E+M for P(z|d) with P(w|z) fixed, then for P(w|z) with the new P(z|d).
+    theta1 = theta * ((X / (theta @ phi)) @ phi.T)
+    theta1[3] = theta[3]
+    theta1[np.arange(40) != 3] /= theta1[np.arange(40) != 3].sum(axis=1, keepdims=True)
+    phi1 = phi * (theta1.T @ (X / (theta1 @ phi)))
+    phi1 /= phi1.sum(axis=1, keepdims=True)
+    for n_jobs in (1, 2):
+        model = _quiet_fit(PLSA(n_components=k, max_iter=1, tol=0, n_jobs=n_jobs), X, W=W0, H=H0)
+        np.testing.assert_allclose(model.log_likelihoods_[0], ll0, rtol=1e-12)
+        np.testing.assert_allclose(model.doc_topic_, theta1, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(model.components_, phi1, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(model.log_likelihood_, _loglik(X, theta1, phi1), rtol=1e-12)
+        assert model.log_likelihood_ > ll0
+
+
 def test_fit_transform_returns_training_doc_topics(counts):
     model = PLSA(n_components=3, tol=1e-6, max_iter=500, random_state=1, n_jobs=1)
     doc_topic = model.fit_transform(counts)

@@ -8,6 +8,7 @@
 //! same way for a given thread count, and partial sums are merged in block order, so a result
 //! depends only on the data, the seed and `n_threads` (bitwise).
 
+pub(crate) mod lanes;
 pub mod lda;
 pub mod plsa;
 pub mod special;
@@ -174,6 +175,18 @@ impl<'a, I: CsrIndex, T: Count> CsrView<'a, I, T> {
     #[inline(always)]
     pub fn col_at(&self, pos: usize) -> Option<usize> {
         self.indices.get(pos).map(|j| j.get())
+    }
+
+    /// The range of document `d`'s stored values in `indices` / `data`.
+    #[inline(always)]
+    pub fn row_range(&self, d: usize) -> (usize, usize) {
+        (self.indptr[d].get(), self.indptr[d + 1].get())
+    }
+
+    /// The word (column) and count of the `pos`-th stored value (`pos` < nnz).
+    #[inline(always)]
+    pub fn entry(&self, pos: usize) -> (usize, f64) {
+        (self.indices[pos].get(), self.data[pos].f64())
     }
 
     /// Sum of all counts.

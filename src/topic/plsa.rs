@@ -15,7 +15,12 @@
 //! same computation as the multiplicative update of KL-NMF (Gaussier & Goutte 2005), done in one
 //! sweep. EM never decreases `L` (Dempster, Laird & Rubin 1977).
 
-use super::{axpy, blocks, chunks, dot, prefetch, Count, CsrIndex, CsrView, CHUNK_BUDGET};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::Avx2;
+use super::lanes::{padded, Portable, Simd};
+use super::{
+    axpy, blocks, chunks, dot, prefetch, split_parts, Count, CsrIndex, CsrView, CHUNK_BUDGET,
+};
 
 /// How many nonzeros ahead the sweep prefetches rows of P(w|z) and of the accumulator.
 const PREFETCH: usize = 8;
@@ -76,18 +81,28 @@ pub struct PlsaFit {
     pub converged: bool,
 }
 
-/// Per-call state shared by the sweeps.
+/// Per-call state shared by the sweeps. Rows of `theta` (D x kp) and `phit` (W x kp) are
+/// padded with zeros from K to `kp` (a multiple of four); the zeros stay zero under the
+/// multiplicative updates, so they never change a sum.
 struct Sweep<'a, I, T> {
     x: &'a CsrView<'a, I, T>,
-    k: usize,
+    kp: usize,
     chunks: Vec<(usize, usize)>,
     n_threads: usize,
 }
 
+/// Per-thread scratch of the sweep: one document's words, counts and per-word ratios.
+#[derive(Default)]
+struct DocBuf {
+    words: Vec<usize>,
+    cnt: Vec<f64>,
+    ratio: Vec<f64>,
+}
+
 impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
     /// One pass over all documents. Returns `L(theta, phi)` at the values on entry. When `acc`
-    /// is given, `theta` receives its M-step update in place and `acc[t]` (W x K) the word-topic
-    /// expected counts divided by `P(w|z)`.
+    /// is given, `theta` receives its M-step update in place and `acc[t]` (W x kp) the
+    /// word-topic expected counts divided by `P(w|z)`.
     fn pass(
         &self,
         pool: &rayon::ThreadPool,
@@ -96,15 +111,15 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
         mut acc: Option<&mut [Vec<f64>]>,
         interrupt: &dyn Interrupt,
     ) -> Result<f64> {
-        let k = self.k;
+        let kp = self.kp;
         let mut ll = 0.0;
         for &(lo, hi) in &self.chunks {
             let bl = blocks(self.x, lo, hi, self.n_threads);
-            let mut rest = &mut theta[lo * k..hi * k];
+            let mut rest = &mut theta[lo * kp..hi * kp];
             let mut tasks = Vec::with_capacity(bl.len());
             let mut acc_iter = acc.as_deref_mut().map(|a| a.iter_mut());
             for &(a, b) in &bl {
-                let (head, tail) = rest.split_at_mut((b - a) * k);
+                let (head, tail) = rest.split_at_mut((b - a) * kp);
                 rest = tail;
                 let ac = acc_iter.as_mut().and_then(|it| it.next());
                 tasks.push((a, b, head, ac));
@@ -112,7 +127,7 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
             let parts: Vec<f64> = pool.install(|| {
                 tasks
                     .into_par_iter()
-                    .map(|(a, b, th, ac)| self.block(a, b, th, phit, ac))
+                    .map(|(a, b, th, ac)| self.block(a, b, th, phit, ac.map(|v| v.as_mut_slice())))
                     .collect()
             });
             ll += parts.iter().sum::<f64>();
@@ -121,86 +136,267 @@ impl<I: CsrIndex, T: Count> Sweep<'_, I, T> {
         Ok(ll)
     }
 
-    /// Runs [`Self::block_body`] compiled for AVX2 when the CPU has it (same arithmetic in the
-    /// same order, so the same bits).
+    /// Runs [`Self::block_lanes`] with AVX2 + FMA when the CPU has them, else the portable
+    /// build; for K <= 32 the number of vectors per row is a compile-time constant, so a
+    /// document's P(z|d) and its accumulator stay in registers.
     fn block(
         &self,
         a: usize,
         b: usize,
         theta: &mut [f64],
         phit: &[f64],
-        acc: Option<&mut Vec<f64>>,
+        acc: Option<&mut [f64]>,
     ) -> f64 {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked on the line above.
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA, checked on the line above.
                 return unsafe { self.block_avx2(a, b, theta, phit, acc) };
             }
         }
-        self.block_body(a, b, theta, phit, acc)
+        self.block_dispatch::<Portable>(a, b, theta, phit, acc)
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn block_avx2(
         &self,
         a: usize,
         b: usize,
         theta: &mut [f64],
         phit: &[f64],
-        acc: Option<&mut Vec<f64>>,
+        acc: Option<&mut [f64]>,
     ) -> f64 {
-        self.block_body(a, b, theta, phit, acc)
+        self.block_dispatch::<Avx2>(a, b, theta, phit, acc)
     }
 
     #[inline(always)]
-    fn block_body(
+    fn block_dispatch<S: Simd>(
         &self,
         a: usize,
         b: usize,
         theta: &mut [f64],
         phit: &[f64],
-        mut acc: Option<&mut Vec<f64>>,
+        acc: Option<&mut [f64]>,
     ) -> f64 {
-        let k = self.k;
-        let mut tacc = vec![0.0; k];
+        match self.kp / 4 {
+            1 => self.block_lanes::<S, 1>(a, b, theta, phit, acc),
+            2 => self.block_lanes::<S, 2>(a, b, theta, phit, acc),
+            3 => self.block_lanes::<S, 3>(a, b, theta, phit, acc),
+            4 => self.block_lanes::<S, 4>(a, b, theta, phit, acc),
+            5 => self.block_lanes::<S, 5>(a, b, theta, phit, acc),
+            6 => self.block_lanes::<S, 6>(a, b, theta, phit, acc),
+            7 => self.block_lanes::<S, 7>(a, b, theta, phit, acc),
+            8 => self.block_lanes::<S, 8>(a, b, theta, phit, acc),
+            _ => self.block_lanes::<S, 0>(a, b, theta, phit, acc),
+        }
+    }
+
+    /// The fused ECM sweep over documents `a..b` with `C` vectors per row (`C = 0`: `kp / 4`,
+    /// known only at run time). Per document:
+    /// 1. `s_j = <theta_d, phi_wj>` four words at a time (one transposed horizontal sum for
+    ///    four dot products), then `r_j = n_j / s_j` and `L += n_j ln s_j` as vector loops;
+    /// 2. `tacc = sum_j r_j phi_wj`, `theta_d <- theta_d * tacc / <theta_d, tacc>`;
+    /// 3. with the new `theta_d`: `s_j`, `r_j` again and `acc[w_j] += r_j theta_d`.
+    ///
+    /// The document's rows of `phi` come from memory once and from the L1 cache after.
+    #[inline(always)]
+    fn block_lanes<S: Simd, const C: usize>(
+        &self,
+        a: usize,
+        b: usize,
+        theta: &mut [f64],
+        phit: &[f64],
+        mut acc: Option<&mut [f64]>,
+    ) -> f64 {
+        let kp = self.kp;
+        let nc = if C > 0 { C } else { kp / 4 };
+        let w4 = 4 * nc;
+        let mut buf = DocBuf::default();
+        let mut tacc = vec![0.0; w4];
         let mut ll = 0.0;
         for d in a..b {
-            let th = &mut theta[(d - a) * k..(d - a + 1) * k];
-            tacc.fill(0.0);
-            let p0 = self.x.row_start(d);
-            for (j, (w, n)) in self.x.row(d).enumerate() {
-                // The rows are random accesses into W x K matrices that do not fit in cache:
-                // start loading those of the nonzero PREFETCH places ahead.
-                if let Some(w2) = self.x.col_at(p0 + j + PREFETCH) {
-                    prefetch(phit, w2 * k, k);
-                    if let Some(ac) = acc.as_deref() {
-                        prefetch(ac, w2 * k, k);
+            let th = &mut theta[(d - a) * kp..][..w4];
+            let (p0, p1) = self.x.row_range(d);
+            if p0 == p1 {
+                continue;
+            }
+            // A zero count (explicit zero) adds nothing anywhere: 0 / s = 0 and 0 ln s = 0.
+            buf.words.clear();
+            buf.cnt.clear();
+            for p in p0..p1 {
+                let (w, n) = self.x.entry(p);
+                buf.words.push(w);
+                buf.cnt.push(n);
+            }
+            // Zero counts pad the document to whole vectors.
+            buf.cnt.resize(buf.words.len().div_ceil(4) * 4, 0.0);
+            // The rows are random accesses into W x K matrices that do not fit in cache: start
+            // loading those PREFETCH nonzeros ahead (into the next document at the end).
+            let pf = (self.x, p0, phit);
+            ll += ratios::<S, I, T>(
+                &buf.words,
+                &buf.cnt,
+                &mut buf.ratio,
+                th,
+                phit,
+                kp,
+                nc,
+                true,
+                pf,
+            );
+            let Some(ac) = acc.as_deref_mut() else {
+                // Evaluation only: the log-likelihood of the current parameters.
+                continue;
+            };
+            // tacc = sum_j r_j phi_wj (registers when C > 0).
+            let mut tv = [S::splat(0.0); 16];
+            let tv = &mut tv[..nc.min(16)];
+            if nc <= 16 {
+                for (w, r) in buf.words.iter().zip(&buf.ratio) {
+                    let row = &phit[w * kp..][..w4];
+                    let rv = S::splat(*r);
+                    for (c, t) in tv.iter_mut().enumerate() {
+                        *t = S::fmadd(S::load(row, 4 * c), rv, *t);
                     }
                 }
-                let ph = &phit[w * k..(w + 1) * k];
-                let s = dot(th, ph);
-                if s > 0.0 && n > 0.0 {
-                    ll += n * s.ln();
-                    axpy(&mut tacc, n / s, ph);
+                for (c, t) in tv.iter().enumerate() {
+                    S::store(&mut tacc, 4 * c, *t);
+                }
+            } else {
+                tacc.fill(0.0);
+                for (w, r) in buf.words.iter().zip(&buf.ratio) {
+                    let row = &phit[w * kp..][..w4];
+                    let rv = S::splat(*r);
+                    for c in 0..nc {
+                        let t = S::fmadd(S::load(row, 4 * c), rv, S::load(&tacc, 4 * c));
+                        S::store(&mut tacc, 4 * c, t);
+                    }
                 }
             }
-            if let Some(ac) = acc.as_deref_mut() {
-                update_row(th, &tacc);
-                // Second half of the ECM step: the word-topic statistics use the document's
-                // new P(z|d). The rows of P(w|z) were just read, so this costs cache hits only.
-                for (w, n) in self.x.row(d) {
-                    let ph = &phit[w * k..(w + 1) * k];
-                    let s = dot(th, ph);
-                    if s > 0.0 && n > 0.0 {
-                        axpy(&mut ac[w * k..(w + 1) * k], n / s, th);
-                    }
+            let z = S::hsum(dot_v::<S>(th, &tacc, nc));
+            if !(z > 0.0 && z.is_finite()) {
+                continue;
+            }
+            let inv = S::splat(1.0 / z);
+            for c in 0..nc {
+                let t = S::mul(S::load(th, 4 * c), S::load(&tacc, 4 * c));
+                S::store(th, 4 * c, S::mul(t, inv));
+            }
+            // Second half of the ECM step: the word-topic statistics use the document's new
+            // P(z|d). The rows of P(w|z) were just read, so this costs cache hits only.
+            let pf = (self.x, p0, &*ac);
+            ratios::<S, I, T>(
+                &buf.words,
+                &buf.cnt,
+                &mut buf.ratio,
+                th,
+                phit,
+                kp,
+                nc,
+                false,
+                pf,
+            );
+            for (w, r) in buf.words.iter().zip(&buf.ratio) {
+                let row = &mut ac[w * kp..][..w4];
+                let rv = S::splat(*r);
+                for c in 0..nc {
+                    let t = S::fmadd(S::load(th, 4 * c), rv, S::load(row, 4 * c));
+                    S::store(row, 4 * c, t);
                 }
             }
         }
         ll
     }
+}
+
+/// `sum_c a[c] * b[c]` over `nc` vectors (one vector of partial sums).
+#[inline(always)]
+fn dot_v<S: Simd>(a: &[f64], b: &[f64], nc: usize) -> S::V {
+    let mut s = S::splat(0.0);
+    for c in 0..nc {
+        s = S::fmadd(S::load(a, 4 * c), S::load(b, 4 * c), s);
+    }
+    s
+}
+
+/// Prefetches the cache lines of `s[i..i + len]` (a hint; nothing when out of range).
+#[inline(always)]
+fn prefetch_row(s: &[f64], i: usize, len: usize) {
+    if let Some(row) = s.get(i..i + len) {
+        prefetch(row, 0, len);
+        prefetch(row, len - 1, 1);
+    }
+}
+
+/// `ratio_j = n_j / <th, phi_wj>` (0 where the dot product is 0) for a document's words
+/// (`cnt` is zero-padded to whole vectors); when `want_ll`, returns `sum_j n_j ln <th, phi_wj>`
+/// over the words with a positive product.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn ratios<S: Simd, I: CsrIndex, T: Count>(
+    words: &[usize],
+    cnt: &[f64],
+    ratio: &mut Vec<f64>,
+    th: &[f64],
+    phit: &[f64],
+    kp: usize,
+    nc: usize,
+    want_ll: bool,
+    prefetch_target: (&CsrView<'_, I, T>, usize, &[f64]),
+) -> f64 {
+    let (x, p0, target) = prefetch_target;
+    let w4 = 4 * nc;
+    let n = words.len();
+    ratio.clear();
+    ratio.resize(cnt.len(), 0.0);
+    let mut j = 0;
+    while j + 4 <= n {
+        // The rows are random accesses into W x K matrices that do not fit in cache: start
+        // loading those PREFETCH nonzeros ahead (into the next document at the end).
+        for q in j..j + 4 {
+            if let Some(w2) = x.col_at(p0 + q + PREFETCH) {
+                prefetch_row(target, w2 * kp, w4);
+            }
+        }
+        let r0 = &phit[words[j] * kp..][..w4];
+        let r1 = &phit[words[j + 1] * kp..][..w4];
+        let r2 = &phit[words[j + 2] * kp..][..w4];
+        let r3 = &phit[words[j + 3] * kp..][..w4];
+        let mut s = [S::splat(0.0); 4];
+        for c in 0..nc {
+            let t = S::load(th, 4 * c);
+            s[0] = S::fmadd(t, S::load(r0, 4 * c), s[0]);
+            s[1] = S::fmadd(t, S::load(r1, 4 * c), s[1]);
+            s[2] = S::fmadd(t, S::load(r2, 4 * c), s[2]);
+            s[3] = S::fmadd(t, S::load(r3, 4 * c), s[3]);
+        }
+        S::store(ratio, j, S::hsum4(s[0], s[1], s[2], s[3]));
+        j += 4;
+    }
+    for (jj, w) in words.iter().enumerate().skip(j) {
+        ratio[jj] = S::hsum(dot_v::<S>(th, &phit[w * kp..][..w4], nc));
+    }
+    let mut ll = S::splat(0.0);
+    let mut i = 0;
+    while i < ratio.len() {
+        let (sv, nv) = (S::load(ratio, i), S::load(cnt, i));
+        let r = if want_ll {
+            let (r, l) = S::ratio_and_log(nv, sv);
+            ll = add::<S>(ll, l);
+            r
+        } else {
+            S::ratio(nv, sv)
+        };
+        S::store(ratio, i, r);
+        i += 4;
+    }
+    S::hsum(ll)
+}
+
+#[inline(always)]
+fn add<S: Simd>(a: S::V, b: S::V) -> S::V {
+    S::fmadd(a, S::splat(1.0), b)
 }
 
 /// `th <- th * tacc / sum(th * tacc)`; unchanged when the document carried no usable mass.
@@ -288,30 +484,24 @@ pub fn fit<I: CsrIndex, T: Count>(
         }
     }
 
+    // Pad the rows to whole lanes (zeros, which the updates keep at zero).
+    let kp = padded(k);
+    let theta = pad_rows(&theta, k, kp);
+    let mut phit = pad_rows(&phit, k, kp);
+    let mut theta = theta;
     let sweep = Sweep {
         x,
-        k,
-        chunks: chunks(x, k, CHUNK_BUDGET * n_threads),
+        kp,
+        chunks: chunks(x, kp, CHUNK_BUDGET * n_threads),
         n_threads,
     };
-    let mut acc = vec![vec![0.0; nw * k]; n_threads];
+    let mut acc = vec![vec![0.0; nw * kp]; n_threads];
     let mut loglik = Vec::new();
     let mut n_iter = 0;
     let mut converged = false;
     while n_iter < params.max_iter {
         let ll = sweep.pass(&pool, &mut theta, &phit, Some(&mut acc), interrupt)?;
-        // M-step for P(w|z): phi_new[w,z] ∝ phi[w,z] * sum_t acc_t[w,z]; accumulators reset.
-        let (first, others) = acc.split_at_mut(1);
-        for (i, p) in phit.iter_mut().enumerate() {
-            let mut s = first[0][i];
-            first[0][i] = 0.0;
-            for o in others.iter_mut() {
-                s += o[i];
-                o[i] = 0.0;
-            }
-            *p *= s;
-        }
-        normalise_topics(&mut phit, k);
+        m_step(&pool, &mut phit, &mut acc, k, kp);
         loglik.push(ll);
         n_iter += 1;
         if relative_change_below(&loglik, params.tol) {
@@ -323,9 +513,8 @@ pub fn fit<I: CsrIndex, T: Count>(
     loglik.push(ll);
     converged = converged || relative_change_below(&loglik, params.tol);
 
-    let doc_topic =
-        Array2::from_shape_vec((nd, k), theta).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let topic_word = Array2::from_shape_fn((k, nw), |(z, w)| phit[w * k + z]);
+    let doc_topic = Array2::from_shape_fn((nd, k), |(d, z)| theta[d * kp + z]);
+    let topic_word = Array2::from_shape_fn((k, nw), |(z, w)| phit[w * kp + z]);
     Ok(PlsaFit {
         doc_topic,
         topic_word,
@@ -333,6 +522,94 @@ pub fn fit<I: CsrIndex, T: Count>(
         n_iter,
         converged,
     })
+}
+
+/// Copies rows of width `k` into rows of width `kp >= k`, zero-padded.
+fn pad_rows(v: &[f64], k: usize, kp: usize) -> Vec<f64> {
+    if k == kp {
+        return v.to_vec();
+    }
+    let mut out = vec![0.0; v.len() / k * kp];
+    for (o, r) in out.chunks_exact_mut(kp).zip(v.chunks_exact(k)) {
+        o[..k].copy_from_slice(r);
+    }
+    out
+}
+
+/// M-step for P(w|z), in parallel over blocks of words: `phi[w,z] *= sum_t acc_t[w,z]`
+/// (the accumulators are cleared on the way), then each topic (column) is normalised to sum
+/// to 1; a topic without mass becomes uniform. Partial column sums are added in block order,
+/// so the result does not depend on scheduling.
+fn m_step(pool: &rayon::ThreadPool, phit: &mut [f64], acc: &mut [Vec<f64>], k: usize, kp: usize) {
+    let nw = phit.len() / kp;
+    let rows = nw.div_ceil(pool.current_num_threads() * 4).max(1);
+    let mut sizes = Vec::new();
+    let mut left = nw * kp;
+    while left > 0 {
+        let s = (rows * kp).min(left);
+        sizes.push(s);
+        left -= s;
+    }
+    let mut acc_parts: Vec<Vec<&mut [f64]>> = (0..sizes.len()).map(|_| Vec::new()).collect();
+    for a in acc.iter_mut() {
+        for (i, part) in split_parts(a, &sizes).into_iter().enumerate() {
+            acc_parts[i].push(part);
+        }
+    }
+    let tasks: Vec<_> = split_parts(phit, &sizes)
+        .into_iter()
+        .zip(acc_parts)
+        .collect();
+    let partial: Vec<Vec<f64>> = pool.install(|| {
+        tasks
+            .into_par_iter()
+            .map(|(ph, mut accs)| {
+                let mut sums = vec![0.0; kp];
+                // Straight vectorisable loops: fold the other threads' sums into the first.
+                if let Some((first, others)) = accs.split_first_mut() {
+                    for o in others.iter_mut() {
+                        for (f, v) in first.iter_mut().zip(o.iter_mut()) {
+                            *f += *v;
+                            *v = 0.0;
+                        }
+                    }
+                    for (p, f) in ph.iter_mut().zip(first.iter_mut()) {
+                        *p *= *f;
+                        *f = 0.0;
+                    }
+                }
+                for row in ph.chunks_exact(kp) {
+                    axpy(&mut sums, 1.0, row);
+                }
+                sums
+            })
+            .collect()
+    });
+    let mut sums = vec![0.0; kp];
+    for p in &partial {
+        axpy(&mut sums, 1.0, p);
+    }
+    let scale: Vec<(f64, f64)> = (0..kp)
+        .map(|z| {
+            let s = sums[z];
+            if z >= k {
+                (0.0, 0.0)
+            } else if s > 0.0 && s.is_finite() {
+                (1.0 / s, 0.0)
+            } else {
+                (0.0, 1.0 / nw as f64)
+            }
+        })
+        .collect();
+    pool.install(|| {
+        phit.par_chunks_mut(rows * kp).for_each(|part| {
+            for row in part.chunks_exact_mut(kp) {
+                for (v, (m, a)) in row.iter_mut().zip(&scale) {
+                    *v = *v * m + a;
+                }
+            }
+        })
+    });
 }
 
 fn relative_change_below(ll: &[f64], tol: f64) -> bool {
