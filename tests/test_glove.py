@@ -320,7 +320,7 @@ def _big():
 
 def test_gil_is_released():
     X, vocab = _big()
-    model = GloVe(vector_size=50, epochs=3, n_jobs=1, random_state=0)
+    model = GloVe(vector_size=50, epochs=40, n_jobs=1, random_state=0)  # ~1 s, long enough to look inside
     assert_gil_released(lambda: model.fit_matrix(X, vocab))
 
 
