@@ -15,6 +15,13 @@ from ferrotext.topic_models import __all__ as _topic_models_all
 from ferrotext.embeddings import *  # noqa: F403
 from ferrotext.embeddings import __all__ as _embeddings_all
 from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
+from ferrotext.fasttext import (  # noqa: F401
+    FastText,
+    FastTextClassifier,
+    FastTextKeyedVectors,
+    load_facebook_model,
+    save_facebook_model,
+)
 from ferrotext.plotting import plot_embeddings  # noqa: F401
 
 __all__ = [
@@ -24,5 +31,10 @@ __all__ = [
     *_topic_models_all,
     *_embeddings_all,
     "KeyedVectors",
+    "FastText",
+    "FastTextClassifier",
+    "FastTextKeyedVectors",
+    "load_facebook_model",
+    "save_facebook_model",
     "plot_embeddings",
 ]
