@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod fasttext;
 pub(crate) mod signals;
 mod svd;
 mod text;
@@ -17,5 +18,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     svd::register(m)?;
     topic::register(m)?;
     word2vec::register(m)?;
+    fasttext::register(m)?;
     Ok(())
 }
