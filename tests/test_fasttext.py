@@ -157,9 +157,9 @@ def test_old_format_loads_or_fails_clearly():
         np.testing.assert_allclose(model.wv["nightt"], ref["nightt"], atol=1e-5)
 
 
-def test_quantized_model_is_refused(tmp_path, cooking_files):
-    ref = ref_train_supervised(cooking_files["train"], epoch=5, thread=1)
-    ref.quantize(qnorm=True, cutoff=0, retrain=False)
+def test_quantized_model_is_refused(tmp_path):
+    ref = ref_load(shared_path(*MODELS, "pang_lee_polarity_fasttext.bin"))
+    ref.quantize(qnorm=True, retrain=False, dsub=10)
     path = tmp_path / "model.ftz"
     ref.save_model(str(path))
     with pytest.raises(ValueError, match="quantized"):
