@@ -183,7 +183,7 @@ pub fn negative_table(counts: &[i64]) -> Vec<u32> {
         } else {
             0
         };
-        table.extend(std::iter::repeat_n(i as u32, reps));
+        table.resize(table.len() + reps, i as u32);
     }
     table
 }

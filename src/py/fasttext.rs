@@ -10,6 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::sync::Arc;
 
+/// Labels and probabilities of one text.
+type Prediction<'py> = (Vec<String>, Bound<'py, PyArray1<f64>>);
+
 /// A fastText model (Facebook's `.bin` layout) held in Rust.
 #[pyclass(frozen, module = "ferrotext._core")]
 pub struct FastTextModel {
@@ -21,7 +24,7 @@ fn matrix<'py>(
     data: Vec<f32>,
     cols: usize,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-    let rows = if cols == 0 { 0 } else { data.len() / cols };
+    let rows = data.len().checked_div(cols).unwrap_or(0);
     let a = Array2::from_shape_vec((rows, cols), data)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(a.into_pyarray(py))
@@ -319,7 +322,7 @@ impl FastTextModel {
         k: i64,
         threshold: f32,
         n_threads: usize,
-    ) -> PyResult<Vec<(Vec<String>, Bound<'py, PyArray1<f64>>)>> {
+    ) -> PyResult<Vec<Prediction<'py>>> {
         no_newline(&texts, "predict")?;
         let k = parse_k(k)?;
         let inner = &self.inner;
@@ -360,6 +363,47 @@ impl FastTextModel {
         Ok(py.detach(|| inner.test(&text, k, threshold, n_threads, &signals))?)
     }
 
+    /// Trains a model on `input` (path or list of lines) with fastText's arguments.
+    #[staticmethod]
+    #[pyo3(signature = (input, args=None, n_threads=1, progress=None))]
+    fn train(
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        args: Option<&Bound<'_, PyDict>>,
+        n_threads: usize,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let args = parse_args(args)?;
+        if n_threads == 0 {
+            return Err(PyValueError::new_err("n_threads must be at least 1"));
+        }
+        let text = input_text(py, input)?;
+        let signals = PythonSignals::new();
+        let mut callback_error: Option<PyErr> = None;
+        let result = py.detach(|| {
+            let mut report = |p: &fasttext::train::Progress| -> crate::error::Result<()> {
+                if let Some(cb) = &progress {
+                    let r = Python::attach(|py| {
+                        cb.call1(py, (p.fraction, p.words_per_sec_per_thread, p.lr, p.loss))
+                            .map(|_| ())
+                    });
+                    if let Err(e) = r {
+                        callback_error = Some(e);
+                        return Err(Error::Cancelled);
+                    }
+                }
+                Ok(())
+            };
+            fasttext::train::train(args, &text, n_threads, &signals, &mut report)
+        });
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
+        Ok(FastTextModel {
+            inner: Arc::new(result?),
+        })
+    }
+
     fn __repr__(&self) -> String {
         let a = &self.inner.args;
         format!(
@@ -376,4 +420,68 @@ impl FastTextModel {
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FastTextModel>()?;
     Ok(())
+}
+
+/// Builds fastText's `Args` from the Python dict (fastText's key names).
+fn parse_args(d: Option<&Bound<'_, PyDict>>) -> PyResult<fasttext::args::Args> {
+    use fasttext::args::{Args, LossName, ModelName};
+    let get = |k: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        match d {
+            Some(d) => d.get_item(k),
+            None => Ok(None),
+        }
+    };
+    let model = match get("model")? {
+        Some(v) => ModelName::parse(&v.extract::<String>()?)?,
+        None => ModelName::SkipGram,
+    };
+    let mut a = Args::defaults(model);
+    if let Some(d) = d {
+        for (k, v) in d.iter() {
+            let key: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err("args keys must be str"))?;
+            let uint = |v: &Bound<'_, PyAny>| -> PyResult<usize> {
+                if v.is_instance_of::<pyo3::types::PyBool>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "{key} must be an int, got a bool"
+                    )));
+                }
+                let x: i64 = v
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err(format!("{key} must be an int")))?;
+                usize::try_from(x)
+                    .map_err(|_| PyValueError::new_err(format!("{key} must be >= 0, got {x}")))
+            };
+            let float = |v: &Bound<'_, PyAny>| -> PyResult<f64> {
+                v.extract::<f64>()
+                    .map_err(|_| PyTypeError::new_err(format!("{key} must be a number")))
+            };
+            match key.as_str() {
+                "model" => {}
+                "loss" => a.loss = LossName::parse(&v.extract::<String>()?)?,
+                "lr" => a.lr = float(&v)?,
+                "dim" => a.dim = uint(&v)?,
+                "ws" => a.ws = uint(&v)?,
+                "epoch" => a.epoch = uint(&v)?,
+                "minCount" => a.min_count = uint(&v)? as i64,
+                "minCountLabel" => a.min_count_label = uint(&v)? as i64,
+                "neg" => a.neg = uint(&v)?,
+                "wordNgrams" => a.word_ngrams = uint(&v)?,
+                "bucket" => a.bucket = uint(&v)?,
+                "minn" => a.minn = uint(&v)?,
+                "maxn" => a.maxn = uint(&v)?,
+                "lrUpdateRate" => a.lr_update_rate = uint(&v)?,
+                "t" => a.t = float(&v)?,
+                "label" => a.label = v.extract::<String>()?,
+                "seed" => a.seed = uint(&v)? as u64,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown fastText argument {other:?}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(a)
 }
