@@ -205,7 +205,8 @@ def test_saved_classifier_is_read_by_the_package(tmp_path, cooking_files, cookin
     # and loads back into ferrotext identically
     again = FastTextClassifier.load(path)
     np.testing.assert_array_equal(again.model_.input_matrix(), clf.model_.input_matrix())
-    assert again.predict(sample).tolist() == clf.predict(sample).tolist()
+    assert again.predict_top(sample, k=2)[0] == clf.predict_top(sample, k=2)[0]
+    assert not again.multilabel_  # a .bin does not say; single-label unless loss is one_vs_all
 
 
 @requires_training
@@ -274,7 +275,7 @@ def test_reproducible_with_one_thread_and_a_seed(cooking_small, corpus_lines):
 @requires_training
 def test_classifier_sklearn_behaviour(imdb_small):
     (train_x, train_y), (test_x, test_y) = imdb_small
-    clf = FastTextClassifier(epochs=5, n_jobs=2, random_state=0)
+    clf = FastTextClassifier(epochs=10, alpha=0.5, n_jobs=2, random_state=0)
     assert clone(clf).get_params() == clf.get_params()
     clf.fit(train_x, train_y)
     assert clf.classes_.tolist() == ["neg", "pos"]
@@ -284,7 +285,7 @@ def test_classifier_sklearn_behaviour(imdb_small):
     assert proba.shape == (len(test_x), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert (clf.classes_[proba.argmax(axis=1)] == pred).mean() > 0.99  # ties may break differently
-    assert clf.score(test_x, test_y) > 0.7
+    assert clf.score(test_x, test_y) > 0.75  # the package: 0.81 with these settings
     # integer labels keep their type
     int_clf = FastTextClassifier(epochs=2, n_jobs=1, random_state=0).fit(train_x[:500], [int(y == "pos") for y in train_y[:500]])
     assert int_clf.classes_.tolist() == [0, 1]
@@ -307,7 +308,8 @@ def test_multilabel(cooking_small, cooking_files):
     assert all(len(row) == 3 for row in top_labels)
     assert all((np.diff(p) <= 1e-12).all() for p in top_probs)
     n, p_at_1, r_at_1 = clf.test_file(cooking_files["valid"])
-    assert n == 3000 and 0 < p_at_1 <= 1 and 0 < r_at_1 <= 1
+    # N counts the lines with a label and a known word
+    assert 2900 < n <= 3000 and 0 < p_at_1 <= 1 and 0 < r_at_1 <= 1
 
 
 @requires_training
@@ -423,7 +425,8 @@ def test_bad_classifier_input(imdb_small, tmp_path):
     # an empty text predicts the most frequent class, with the training label frequencies
     assert clf.predict([""]).tolist()[0] in ("neg", "pos")
     np.testing.assert_allclose(clf.predict_proba([""]).sum(), 1.0)
-    assert clf.predict_top("", k=2) == ((), pytest.approx(np.zeros(0)))
+    # "" still holds fastText's end-of-line token, so it gets predictions, as in the package
+    assert len(clf.predict_top("", k=2)[0]) == 2
     with pytest.raises(Exception) as info:
         FastTextClassifier(epochs=0).fit(x, y)
     assert isinstance(info.value, ValueError)
@@ -461,7 +464,7 @@ def test_bad_unsupervised_input():
         FastText().fit([["a b", "c"]])
     with pytest.raises(TypeError):
         FastText().fit([1, 2, 3])
-    with pytest.raises(ValueError, match="min_count"):
+    with pytest.raises(ValueError, match="(?i)vocabulary"):
         FastText(min_count=100, bucket=1000, n_jobs=1).fit(["a b c d"] * 3)
 
 
