@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import numbers
 import os
-import shutil
 import sys
 import tempfile
 import warnings
