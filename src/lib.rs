@@ -9,6 +9,7 @@
 
 pub mod embed;
 pub mod error;
+pub mod fasttext;
 pub mod linalg;
 pub mod runtime;
 pub mod text;

@@ -16,6 +16,13 @@ from ferrotext.embeddings import *  # noqa: F403
 from ferrotext.embeddings import __all__ as _embeddings_all
 from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
 from ferrotext.cooccurrence import cooccurrence_matrix  # noqa: F401
+from ferrotext.fasttext import (  # noqa: F401
+    FastText,
+    FastTextClassifier,
+    FastTextKeyedVectors,
+    load_facebook_model,
+    save_facebook_model,
+)
 from ferrotext.plotting import plot_embeddings  # noqa: F401
 
 __all__ = [
@@ -26,6 +33,11 @@ __all__ = [
     *_embeddings_all,
     "KeyedVectors",
     "cooccurrence_matrix",
+    "FastText",
+    "FastTextClassifier",
+    "FastTextKeyedVectors",
+    "load_facebook_model",
+    "save_facebook_model",
     "plot_embeddings",
 ]
 from ferrotext.glove import GloVe, load_glove_format  # noqa: E402,F401

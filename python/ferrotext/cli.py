@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_word2vec(sub)
     _add_topics(sub)
     _add_glove(sub)
-    # Later: fasttext and glove register here the same way.
+    _add_fasttext(sub)
     return parser
 
 
@@ -583,6 +583,250 @@ def run_glove(args) -> int:
         raise CLIError(f"cannot write {out}: {exc.strerror}") from None
     if args.verbose:
         print(f"{PROG}: wrote {len(model.wv)} x {model.vector_size} vectors to {out}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# fasttext (fastText's own command line: supervised | skipgram | cbow | predict | test)
+# --------------------------------------------------------------------------------------------
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _top_k(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k must be a positive integer or -1 (all labels), got {text!r}") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"k must be a positive integer or -1 (all labels), got {text!r}")
+    return value
+
+
+_FT_LOSS = {"ns": "negative", "hs": "hierarchical_softmax", "softmax": "softmax", "ova": "one_vs_all", "one-vs-all": "one_vs_all"}
+
+
+def _add_fasttext(sub) -> None:
+    p = sub.add_parser(
+        "fasttext",
+        help="fastText: train classifiers and subword vectors, predict, test (fastText's flags)",
+        description="fastText's command line with its flag names: 'supervised', 'skipgram' and 'cbow' "
+        "write OUTPUT.bin (Facebook's format) and OUTPUT.vec; 'predict', 'predict-prob' and 'test' "
+        "read a .bin model.",
+    )
+    modes = p.add_subparsers(dest="mode", metavar="MODE", required=True)
+    for mode, help_text in (
+        ("supervised", "train a supervised classifier on a __label__ file"),
+        ("skipgram", "learn word vectors with skip-gram"),
+        ("cbow", "learn word vectors with CBOW"),
+    ):
+        supervised = mode == "supervised"
+        m = modes.add_parser(mode, help=help_text, description=f"fastText {mode}: {help_text}.")
+        m.add_argument("-input", required=True, metavar="FILE", help="training file (.gz allowed)")
+        m.add_argument("-output", required=True, metavar="PREFIX", help="writes PREFIX.bin and PREFIX.vec")
+        m.add_argument("-lr", type=_positive_float, default=0.1 if supervised else 0.05, help="learning rate")
+        m.add_argument("-lrUpdateRate", type=_positive_int, default=100, help="rate of updates for the learning rate")
+        m.add_argument("-dim", type=_positive_int, default=100, help="size of word vectors")
+        m.add_argument("-ws", type=_positive_int, default=5, help="size of the context window")
+        m.add_argument("-epoch", type=_positive_int, default=5, help="number of epochs")
+        m.add_argument("-minCount", type=_positive_int, default=1 if supervised else 5, help="minimal number of word occurrences")
+        m.add_argument("-minCountLabel", type=_nonnegative_int, default=0, help="minimal number of label occurrences")
+        m.add_argument("-neg", type=_nonnegative_int, default=5, help="number of negatives sampled")
+        m.add_argument("-wordNgrams", type=_positive_int, default=1, help="max length of word ngram")
+        m.add_argument(
+            "-loss", choices=sorted(_FT_LOSS) if supervised else ["hs", "ns", "softmax"],
+            default="softmax" if supervised else "ns", help="loss function",
+        )
+        m.add_argument("-bucket", type=_nonnegative_int, default=2_000_000, help="number of buckets")
+        m.add_argument("-minn", type=_nonnegative_int, default=0 if supervised else 3, help="min length of char ngram")
+        m.add_argument("-maxn", type=_nonnegative_int, default=0 if supervised else 6, help="max length of char ngram")
+        m.add_argument("-thread", type=_jobs, default=None, help="number of threads (default: all cores)")
+        m.add_argument("-t", type=_nonnegative_float, default=1e-4, help="sampling threshold")
+        m.add_argument("-label", default="__label__", help="labels prefix")
+        m.add_argument("-verbose", type=int, choices=(0, 1, 2), default=2, help="verbosity level")
+        m.add_argument("-seed", type=int, default=0, help="random seed")
+        m.set_defaults(run=run_fasttext_train)
+    for mode, help_text in (
+        ("predict", "most likely labels of each line"),
+        ("predict-prob", "most likely labels of each line, with probabilities"),
+    ):
+        m = modes.add_parser(mode, help=help_text, description=f"fastText {mode}: {help_text}.")
+        m.add_argument("model", metavar="MODEL.bin")
+        m.add_argument("input", metavar="TEST", help="text file, one example per line ('-' reads stdin)")
+        m.add_argument("k", nargs="?", type=_top_k, default=1, help="labels per line (default 1; -1 = all)")
+        m.add_argument("threshold", nargs="?", type=_nonnegative_float, default=0.0, help="minimum probability")
+        m.add_argument("-thread", type=_jobs, default=None, help="number of threads (default: all cores)")
+        m.set_defaults(run=run_fasttext_predict, probabilities=mode == "predict-prob")
+    m = modes.add_parser("test", help="precision and recall at k on a __label__ file", description="fastText test: N, P@k and R@k.")
+    m.add_argument("model", metavar="MODEL.bin")
+    m.add_argument("input", metavar="TEST", help="__label__ file ('-' reads stdin)")
+    m.add_argument("k", nargs="?", type=_top_k, default=1, help="labels predicted per line (default 1)")
+    m.add_argument("threshold", nargs="?", type=_nonnegative_float, default=0.0, help="minimum probability")
+    m.add_argument("-thread", type=_jobs, default=None, help="number of threads (default: all cores)")
+    m.set_defaults(run=run_fasttext_test)
+
+
+def _check_writable_prefix(prefix: str) -> None:
+    parent = Path(prefix + ".bin").resolve().parent
+    if not parent.is_dir():
+        raise CLIError(f"-output: folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise CLIError(f"-output: folder is not writable: {parent}")
+
+
+def write_fasttext_vec(core, path) -> None:
+    """fastText's .vec: ``nwords dim`` then ``word v1 ... vd `` per word (5 significant digits,
+    a space after each value), words in dictionary order, as fastText's saveVectors."""
+    vectors = core.word_vectors(1)
+    words = getattr(core, "words_bytes", None) or [w.encode("utf-8") for w in core.words]
+    with open(path, "wb") as out:
+        out.write(f"{len(words)} {core.dim}\n".encode())
+        for word, row in zip(words, vectors):
+            out.write(word + b" " + "".join(f"{v:.5g} " for v in row.tolist()).encode() + b"\n")
+
+
+def run_fasttext_train(args) -> int:
+    from ferrotext.fasttext import FastText, FastTextClassifier
+
+    if args.input != "-" and not os.path.isfile(args.input):
+        raise CLIError(f"-input: no such file: {args.input}")
+    _check_writable_prefix(args.output)
+    if args.maxn and args.minn > args.maxn:
+        raise CLIError(f"-minn {args.minn} is larger than -maxn {args.maxn}")
+    if args.loss == "ns" and args.neg < 1:
+        raise CLIError("-neg must be >= 1 with -loss ns")
+    common = dict(
+        vector_size=args.dim, window=args.ws, epochs=args.epoch, alpha=args.lr, min_count=args.minCount,
+        negative=args.neg, word_ngrams=args.wordNgrams, loss=_FT_LOSS[args.loss], bucket=args.bucket,
+        min_n=args.minn, max_n=args.maxn, lr_update_rate=args.lrUpdateRate, sample=args.t, label=args.label,
+        n_jobs=args.thread, random_state=args.seed, verbose=1 if args.verbose >= 2 else 0,
+    )
+    start = time.perf_counter()
+    try:
+        if args.mode == "supervised":
+            model = FastTextClassifier(min_count_label=args.minCountLabel, **common).fit_file(args.input)
+        else:
+            model = FastText(architecture=args.mode, **common).fit(args.input)
+    except ValueError as exc:  # no labels, empty input, NaN from a too-high -lr ...
+        raise CLIError(str(exc).splitlines()[0]) from None
+    core = model.model_
+    if args.verbose >= 1:
+        print(f"Read {core.ntokens / 1e6:.0f}M words", file=sys.stderr)
+        print(f"Number of words:  {core.nwords}", file=sys.stderr)
+        if args.mode == "supervised":
+            print(f"Number of labels: {core.nlabels}", file=sys.stderr)
+        print(f"{PROG}: trained in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    try:
+        model.save(args.output + ".bin")
+        write_fasttext_vec(core, args.output + ".vec")
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if args.verbose >= 1:
+        print(f"{PROG}: wrote {args.output}.bin and {args.output}.vec", file=sys.stderr)
+    return 0
+
+
+def _load_fasttext_model(path: str):
+    from ferrotext.fasttext import load_facebook_model
+
+    if not os.path.isfile(path):
+        raise CLIError(f"no such model file: {path}")
+    try:
+        return load_facebook_model(path)
+    except ValueError as exc:
+        raise CLIError(f"cannot load {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _read_input_lines(path: str):
+    """Lines of a file (or stdin for '-'), without their newline, in chunks of 100,000."""
+    if path == "-":
+        fh = sys.stdin.buffer
+    else:
+        if not os.path.isfile(path):
+            raise CLIError(f"no such file: {path}")
+        fh = open(path, "rb")
+    try:
+        chunk = []
+        for raw in fh:
+            chunk.append(raw.rstrip(b"\n").decode("utf-8", errors="replace"))
+            if len(chunk) == 100_000:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def run_fasttext_predict(args) -> int:
+    from ferrotext._validation import resolve_n_jobs
+
+    model = _load_fasttext_model(args.model)
+    core = model.model_
+    if not core.is_supervised:
+        raise CLIError(f"{args.model} is not a supervised model: predict needs a classifier")
+    threads = resolve_n_jobs(args.thread)
+    out = sys.stdout
+    for lines in _read_input_lines(args.input):
+        try:
+            results = core.predict(lines, args.k, args.threshold, threads)
+        except ValueError as exc:
+            raise CLIError(str(exc).splitlines()[0]) from None
+        for labels, probs in results:
+            if args.probabilities:
+                out.write(" ".join(f"{lab} {p:g}" for lab, p in zip(labels, probs)) + "\n")
+            else:
+                out.write(" ".join(labels) + "\n")
+    out.flush()
+    return 0
+
+
+def run_fasttext_test(args) -> int:
+    import tempfile
+
+    model = _load_fasttext_model(args.model)
+    if not model.model_.is_supervised:
+        raise CLIError(f"{args.model} is not a supervised model: test needs a classifier")
+    tmp = None
+    path = args.input
+    if path == "-":
+        fd, tmp = tempfile.mkstemp(suffix=".txt")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(sys.stdin.buffer.read())
+        path = tmp
+    elif not os.path.isfile(path):
+        raise CLIError(f"no such file: {path}")
+    model.set_params(n_jobs=args.thread)
+    try:
+        n, precision, recall = model.test_file(path, k=args.k, threshold=args.threshold)
+    except ValueError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    k = args.k
+    print(f"N\t{n}")
+    print(f"P@{k}\t{precision:.3g}")
+    print(f"R@{k}\t{recall:.3g}")
     return 0
 
 

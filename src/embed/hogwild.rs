@@ -110,6 +110,69 @@ impl HogwildMatrix {
         }
     }
 
+    /// A `rows x dim` matrix of zeros.
+    pub fn zeros(rows: usize, dim: usize) -> Self {
+        let dim = dim.max(1);
+        let half = dim.div_ceil(2);
+        let data = (0..rows * half).map(|_| AtomicU64::new(0)).collect();
+        HogwildMatrix { data, dim, half }
+    }
+
+    /// `out += scale * row_i` (`out` is `padded_dim()` long), without a temporary copy.
+    #[inline]
+    pub fn add_row_to(&self, i: usize, scale: f32, out: &mut [f32]) {
+        for (o, a) in out.chunks_exact_mut(2).zip(self.row(i)) {
+            let x = a.load(Relaxed);
+            o[0] += scale * f32::from_bits(x as u32);
+            o[1] += scale * f32::from_bits((x >> 32) as u32);
+        }
+    }
+
+    /// Dot product of row `i` with `x` (`padded_dim()` long), with four independent partial
+    /// sums so the loop pipelines.
+    #[inline]
+    pub fn dot_row(&self, i: usize, x: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 4];
+        let row = self.row(i);
+        let mut pairs = row.chunks_exact(2);
+        let mut xs = x.chunks_exact(4);
+        for (p, v) in (&mut pairs).zip(&mut xs) {
+            let a = p[0].load(Relaxed);
+            let b = p[1].load(Relaxed);
+            acc[0] += f32::from_bits(a as u32) * v[0];
+            acc[1] += f32::from_bits((a >> 32) as u32) * v[1];
+            acc[2] += f32::from_bits(b as u32) * v[2];
+            acc[3] += f32::from_bits((b >> 32) as u32) * v[3];
+        }
+        if let ([p], [v0, v1, ..]) = (pairs.remainder(), xs.remainder()) {
+            let a = p.load(Relaxed);
+            acc[0] += f32::from_bits(a as u32) * v0;
+            acc[1] += f32::from_bits((a >> 32) as u32) * v1;
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    }
+
+    /// Moves the matrix out, unpadded, releasing the atomic storage as it goes so the peak
+    /// memory stays near one matrix (the output is zero-allocated, so its pages are only
+    /// touched as rows are copied, last row first).
+    pub fn into_vec(mut self) -> Vec<f32> {
+        let rows = self.rows();
+        let (dim, half) = (self.dim, self.half);
+        let mut out = vec![0.0f32; rows * dim];
+        let mut buf = vec![0.0f32; 2 * half];
+        // Release memory every ~8 MB of rows.
+        let step = ((8 << 20) / (8 * half)).max(1);
+        for i in (0..rows).rev() {
+            self.load_row(i, &mut buf);
+            out[i * dim..(i + 1) * dim].copy_from_slice(&buf[..dim]);
+            if i % step == 0 {
+                self.data.truncate(i * half);
+                self.data.shrink_to_fit();
+            }
+        }
+        out
+    }
+
     /// Copies the whole matrix out, unpadded (after training, when no thread writes any more).
     pub fn to_vec(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.rows() * self.dim);
@@ -154,6 +217,25 @@ mod tests {
             m.to_vec(),
             vec![-1.0, f32::MIN_POSITIVE, 0.5, 6.0, 7.0, 4.0]
         );
+    }
+
+    #[test]
+    fn helpers_agree_with_row_copies() {
+        let vals: Vec<f32> = (0..15).map(|v| v as f32 * 0.5 - 3.0).collect();
+        let m = HogwildMatrix::from_slice(&vals, 5);
+        let x = [1.0, -2.0, 0.5, 4.0, 3.0, 0.0];
+        let mut row = [0.0f32; 6];
+        m.load_row(2, &mut row);
+        let want: f32 = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+        assert!((m.dot_row(2, &x) - want).abs() < 1e-5);
+        let mut acc = [1.0f32; 6];
+        m.add_row_to(1, 2.0, &mut acc);
+        m.load_row(1, &mut row);
+        for j in 0..5 {
+            assert_eq!(acc[j], 1.0 + 2.0 * row[j]);
+        }
+        assert_eq!(HogwildMatrix::zeros(3, 5).to_vec(), vec![0.0; 15]);
+        assert_eq!(m.into_vec(), vals);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod cooccur;
 mod errors;
 mod glove;
+mod fasttext;
 pub(crate) mod signals;
 mod svd;
 mod text;
@@ -21,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     topic::register(m)?;
     word2vec::register(m)?;
     glove::register(m)?;
+    fasttext::register(m)?;
     Ok(())
 }

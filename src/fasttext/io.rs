@@ -1,0 +1,332 @@
+//! The `.bin` layout of fastText (versions 11 and 12) and the pre-0.9 layout without magic
+//! number that gensim still reads. Every size is checked against the bytes left before
+//! anything is allocated, so a hostile header cannot make us allocate more than the file holds.
+
+use super::args::{Args, LossName, ModelName};
+use super::dictionary::{DictConfig, Dictionary, Entry, EntryKind};
+use super::FastText;
+use crate::error::{Error, Result};
+
+/// fastText's magic number.
+pub const MAGIC: i32 = 793_712_314;
+/// The version we write.
+pub const VERSION: i32 = 12;
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::InvalidInput(msg.into())
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn left(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
+        if self.left() < n {
+            return Err(bad(format!(
+                "truncated fastText model: {what} needs {n} bytes at offset {} but only {} remain",
+                self.pos,
+                self.left()
+            )));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn i32(&mut self, what: &str) -> Result<i32> {
+        let b = self.take(4, what)?;
+        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn i64(&mut self, what: &str) -> Result<i64> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_le_bytes(a))
+    }
+
+    fn f64(&mut self, what: &str) -> Result<f64> {
+        Ok(f64::from_bits(self.i64(what)? as u64))
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn nonneg(&mut self, what: &str) -> Result<usize> {
+        let v = self.i32(what)?;
+        usize::try_from(v).map_err(|_| bad(format!("invalid fastText model: {what} is {v}")))
+    }
+
+    fn cstring(&mut self, what: &str) -> Result<&'a [u8]> {
+        let rest = &self.data[self.pos..];
+        let Some(end) = rest.iter().position(|&b| b == 0) else {
+            return Err(bad(format!(
+                "truncated fastText model: unterminated {what} at offset {}",
+                self.pos
+            )));
+        };
+        self.pos += end + 1;
+        Ok(&rest[..end])
+    }
+
+    fn matrix(&mut self, dim: usize, what: &str) -> Result<(usize, Vec<f32>)> {
+        let m = self.i64(&format!("{what} rows"))?;
+        let n = self.i64(&format!("{what} columns"))?;
+        if m < 0 || n < 0 {
+            return Err(bad(format!(
+                "invalid fastText model: {what} has shape {m} x {n}"
+            )));
+        }
+        if n as u64 != dim as u64 {
+            return Err(bad(format!(
+                "invalid fastText model: {what} has {n} columns but dim is {dim}"
+            )));
+        }
+        let bytes = (m as u128) * (n as u128) * 4;
+        if bytes > self.left() as u128 {
+            return Err(bad(format!(
+                "truncated fastText model: {what} of {m} x {n} floats needs {bytes} bytes at offset {} but only {} remain",
+                self.pos,
+                self.left()
+            )));
+        }
+        let raw = self.take(bytes as usize, what)?;
+        let data = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        Ok((m as usize, data))
+    }
+}
+
+/// Parses a `.bin` model held in memory.
+pub fn load(data: &[u8]) -> Result<FastText> {
+    let mut r = Reader { data, pos: 0 };
+    let first = r.i32("magic number")?;
+    let second = r.i32("version")?;
+    let legacy = first != MAGIC;
+    let (version, dim, ws) = if legacy {
+        // Pre-0.9 files start directly with dim and ws (as gensim reads them).
+        if !(1..=100_000).contains(&first) || !(0..=10_000).contains(&second) {
+            return Err(bad(format!(
+                "not a fastText model: bad magic number {first} (expected {MAGIC}), and not the pre-0.9 layout either"
+            )));
+        }
+        (0, first as usize, second as usize)
+    } else {
+        if !(11..=VERSION).contains(&second) {
+            return Err(bad(format!(
+                "unsupported fastText file version {second} (supported: 11 and 12)"
+            )));
+        }
+        let dim = r.nonneg("dim")?;
+        let ws = r.nonneg("ws")?;
+        (second, dim, ws)
+    };
+    if dim == 0 || dim > 100_000 {
+        return Err(bad(format!("invalid fastText model: dim is {dim}")));
+    }
+    let epoch = r.nonneg("epoch")?;
+    let min_count = r.i32("minCount")? as i64;
+    let neg = r.nonneg("neg")?;
+    let word_ngrams = r.nonneg("wordNgrams")?;
+    let loss = LossName::from_code(r.i32("loss")?)
+        .map_err(|e| bad(format!("invalid fastText model: {e}")))?;
+    let model = ModelName::from_code(r.i32("model")?)
+        .map_err(|e| bad(format!("invalid fastText model: {e}")))?;
+    let bucket = r.nonneg("bucket")?;
+    let minn = r.nonneg("minn")?;
+    let mut maxn = r.nonneg("maxn")?;
+    let lr_update_rate = r.nonneg("lrUpdateRate")?;
+    let t = r.f64("t")?;
+    if model == ModelName::Supervised && version <= 11 {
+        // fastText: old supervised models do not use char n-grams.
+        maxn = 0;
+    }
+    let defaults = Args::defaults(model);
+    let args = Args {
+        model,
+        loss,
+        lr: 0.05,
+        dim,
+        ws,
+        epoch,
+        min_count,
+        min_count_label: 0,
+        neg,
+        word_ngrams,
+        bucket,
+        minn,
+        maxn,
+        lr_update_rate,
+        t,
+        label: defaults.label,
+        seed: 0,
+    };
+    if (maxn > 0 || (model == ModelName::Supervised && word_ngrams > 1)) && bucket == 0 {
+        return Err(bad(
+            "invalid fastText model: n-grams are enabled but bucket is 0",
+        ));
+    }
+
+    // Dictionary.
+    let size = r.nonneg("dictionary size")?;
+    let nwords = r.nonneg("nwords")?;
+    let nlabels = r.nonneg("nlabels")?;
+    let ntokens = r.i64("ntokens")?;
+    let pruneidx_size = if legacy { -1 } else { r.i64("pruneidx size")? };
+    if nwords.checked_add(nlabels) != Some(size) {
+        return Err(bad(format!(
+            "invalid fastText model: dictionary size {size} != nwords {nwords} + nlabels {nlabels}"
+        )));
+    }
+    // An entry takes at least 10 bytes (NUL, count, type).
+    if size > r.left() / 10 {
+        return Err(bad(format!(
+            "truncated fastText model: dictionary claims {size} entries but only {} bytes remain",
+            r.left()
+        )));
+    }
+    let mut entries = Vec::with_capacity(size);
+    for i in 0..size {
+        let word = r.cstring("dictionary word")?.to_vec();
+        let count = r.i64("word count")?;
+        let kind = match r.u8("entry type")? {
+            0 => EntryKind::Word,
+            1 => EntryKind::Label,
+            other => {
+                return Err(bad(format!(
+                    "invalid fastText model: entry {i} has type {other}"
+                )))
+            }
+        };
+        let expected = if i < nwords {
+            EntryKind::Word
+        } else {
+            EntryKind::Label
+        };
+        if kind != expected {
+            return Err(bad(format!(
+                "invalid fastText model: entry {i} is a {kind:?} but the header says {nwords} words then {nlabels} labels"
+            )));
+        }
+        entries.push(Entry { word, count, kind });
+    }
+    if pruneidx_size > 0 {
+        let pairs = pruneidx_size as u128;
+        if pairs * 8 > r.left() as u128 {
+            return Err(bad(format!(
+                "truncated fastText model: {pruneidx_size} pruned n-gram ids do not fit in the file"
+            )));
+        }
+        r.take(pruneidx_size as usize * 8, "pruned n-gram ids")?;
+    }
+    let quant_input = if legacy {
+        0
+    } else {
+        r.u8("quantization flag")?
+    };
+    if quant_input != 0 {
+        return Err(bad(
+            "quantized models (.ftz) are not supported yet; use the unquantized .bin model",
+        ));
+    }
+    if pruneidx_size >= 0 {
+        // fastText refuses these too ("Invalid model file ... issue #332").
+        return Err(bad(
+            "invalid fastText model: pruned dictionary in a non-quantized model",
+        ));
+    }
+    let (in_rows, input) = r.matrix(dim, "input matrix")?;
+    if !legacy {
+        r.u8("output quantization flag")?;
+    }
+    let (out_rows, output) = r.matrix(dim, "output matrix")?;
+    if in_rows as u128 != nwords as u128 + bucket as u128 {
+        return Err(bad(format!(
+            "invalid fastText model: input matrix has {in_rows} rows, expected nwords + bucket = {}",
+            nwords as u128 + bucket as u128
+        )));
+    }
+    let expected_out = if model == ModelName::Supervised {
+        nlabels
+    } else {
+        nwords
+    };
+    if out_rows != expected_out {
+        return Err(bad(format!(
+            "invalid fastText model: output matrix has {out_rows} rows, expected {expected_out}"
+        )));
+    }
+    if model == ModelName::Supervised && nlabels == 0 {
+        return Err(bad(
+            "invalid fastText model: supervised model without labels",
+        ));
+    }
+    let config = DictConfig {
+        minn,
+        maxn,
+        bucket,
+        label: args.label.clone().into_bytes(),
+        legacy,
+    };
+    // Subword ids are bounded by what the matrix bytes can justify (at most 4 ids per byte).
+    let max_subwords = data.len().saturating_mul(4).max(1 << 20);
+    let dict = Dictionary::new(config, entries, ntokens, max_subwords)?;
+    Ok(FastText::from_parts(args, version, dict, input, output))
+}
+
+/// Serialises a model as a version-12 `.bin` file.
+pub fn save(model: &FastText) -> Vec<u8> {
+    let a = &model.args;
+    let d = &model.dict;
+    let mut out = Vec::with_capacity(16 + 4 * (model.input.len() + model.output.len()));
+    let i32s = |out: &mut Vec<u8>, v: i64| out.extend_from_slice(&(v as i32).to_le_bytes());
+    i32s(&mut out, MAGIC as i64);
+    i32s(&mut out, VERSION as i64);
+    for v in [
+        a.dim as i64,
+        a.ws as i64,
+        a.epoch as i64,
+        a.min_count,
+        a.neg as i64,
+        a.word_ngrams as i64,
+        a.loss as i64,
+        a.model as i64,
+        a.bucket as i64,
+        a.minn as i64,
+        a.maxn as i64,
+        a.lr_update_rate as i64,
+    ] {
+        i32s(&mut out, v);
+    }
+    out.extend_from_slice(&a.t.to_le_bytes());
+    i32s(&mut out, d.size() as i64);
+    i32s(&mut out, d.nwords as i64);
+    i32s(&mut out, d.nlabels as i64);
+    out.extend_from_slice(&d.ntokens.to_le_bytes());
+    out.extend_from_slice(&(-1i64).to_le_bytes());
+    for e in &d.entries {
+        out.extend_from_slice(&e.word);
+        out.push(0);
+        out.extend_from_slice(&e.count.to_le_bytes());
+        out.push(e.kind as u8);
+    }
+    let dim = a.dim as i64;
+    for data in [&model.input, &model.output] {
+        out.push(0); // not quantized (quant_ before the input matrix, qout before the output)
+        out.extend_from_slice(&((data.len() as i64) / dim).to_le_bytes());
+        out.extend_from_slice(&dim.to_le_bytes());
+        for x in data.iter() {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
