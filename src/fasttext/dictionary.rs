@@ -481,6 +481,74 @@ pub fn bracket(word: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    /// A dictionary shaped like `crime-and-punishment.bin` (291 words, bucket 100, n 3..=6).
+    fn crime_like() -> Dictionary {
+        let entries = (0..291)
+            .map(|i| Entry {
+                word: format!("w{i}").into_bytes(),
+                count: 1,
+                kind: EntryKind::Word,
+            })
+            .collect();
+        let config = DictConfig {
+            minn: 3,
+            maxn: 6,
+            bucket: 100,
+            label: b"__label__".to_vec(),
+            legacy: false,
+        };
+        Dictionary::new(config, entries, 291, usize::MAX).unwrap()
+    }
+
+    /// Expected ids computed with the `fasttext` package (`get_subwords` on
+    /// crime-and-punishment.bin): they pin the sign-extended hash and code-point n-grams.
+    #[test]
+    fn subword_ids_match_fasttext_package() {
+        let d = crime_like();
+        let cases: [(&str, &[u32]); 4] = [
+            (
+                "hello",
+                &[
+                    371, 355, 299, 296, 333, 301, 314, 378, 335, 356, 372, 333, 303, 381,
+                ],
+            ),
+            (
+                "привет",
+                &[
+                    374, 326, 296, 309, 380, 330, 331, 390, 345, 332, 357, 343, 327, 326, 338, 302,
+                    378, 384,
+                ],
+            ),
+            (
+                "naïve",
+                &[
+                    381, 383, 381, 292, 337, 295, 334, 378, 323, 298, 322, 361, 339, 345,
+                ],
+            ),
+            ("日本語", &[378, 372, 300, 350, 314, 346]),
+        ];
+        for (word, want) in cases {
+            let (strings, ids) = d.subword_strings(word.as_bytes());
+            assert_eq!(ids, want, "{word}");
+            assert_eq!(strings.len(), want.len());
+        }
+        let (strings, _) = d.subword_strings("日本語".as_bytes());
+        assert_eq!(strings[0], "<日本".as_bytes());
+    }
+
+    #[test]
+    fn hash_sign_extends_high_bytes() {
+        // Plain FNV-1a of [0x80] would xor 0x80; fastText xors 0xFFFFFF80.
+        let fnv = (2_166_136_261u32 ^ 0x80).wrapping_mul(16_777_619);
+        let ft = (2_166_136_261u32 ^ 0xFFFF_FF80).wrapping_mul(16_777_619);
+        assert_eq!(hash(&[0x80]), ft);
+        assert_ne!(hash(&[0x80]), fnv);
+        assert_eq!(
+            hash(b"a"),
+            (2_166_136_261u32 ^ 0x61).wrapping_mul(16_777_619)
+        );
+    }
+
     #[test]
     fn tokens_follow_read_word() {
         let mut toks = Vec::new();

@@ -199,10 +199,56 @@ pub struct OutputLayer {
     pub tree: Option<HuffmanTree>,
 }
 
-/// A min-heap of the k best (score, label) pairs, ordered like fastText's heap.
+/// The k best (score, label) pairs in a heap that follows libstdc++'s `push_heap` /
+/// `pop_heap` / `sort_heap` step for step, so ties come out in fastText's order.
 struct KBest {
     k: usize,
     heap: Vec<(f32, u32)>,
+}
+
+/// fastText's heap comparator: `a` goes below `b` when its score is larger.
+#[inline]
+fn cmp_greater(a: &(f32, u32), b: &(f32, u32)) -> bool {
+    a.0 > b.0
+}
+
+fn sift_up(h: &mut [(f32, u32)], mut hole: usize, top: usize, value: (f32, u32)) {
+    while hole > top {
+        let parent = (hole - 1) / 2;
+        if !cmp_greater(&h[parent], &value) {
+            break;
+        }
+        h[hole] = h[parent];
+        hole = parent;
+    }
+    h[hole] = value;
+}
+
+fn adjust_heap(h: &mut [(f32, u32)], len: usize, value: (f32, u32)) {
+    let (top, mut hole, mut second) = (0usize, 0usize, 0usize);
+    while len >= 1 && second < (len - 1) / 2 {
+        second = 2 * (second + 1);
+        if cmp_greater(&h[second], &h[second - 1]) {
+            second -= 1;
+        }
+        h[hole] = h[second];
+        hole = second;
+    }
+    if len >= 2 && len % 2 == 0 && second == (len - 2) / 2 {
+        second = 2 * (second + 1);
+        h[hole] = h[second - 1];
+        hole = second - 1;
+    }
+    sift_up(h, hole, top, value);
+}
+
+/// `pop_heap` over `h[..len]`: the top goes to `h[len - 1]`.
+fn pop_heap(h: &mut [(f32, u32)], len: usize) {
+    if len > 1 {
+        let value = h[len - 1];
+        h[len - 1] = h[0];
+        adjust_heap(h, len - 1, value);
+    }
 }
 
 impl KBest {
@@ -211,45 +257,22 @@ impl KBest {
     }
 
     fn push(&mut self, score: f32, label: u32) {
-        // Binary min-heap on score.
         self.heap.push((score, label));
-        let mut i = self.heap.len() - 1;
-        while i > 0 {
-            let p = (i - 1) / 2;
-            if self.heap[i].0 < self.heap[p].0 {
-                self.heap.swap(i, p);
-                i = p;
-            } else {
-                break;
-            }
-        }
-        if self.heap.len() > self.k {
-            let last = self.heap.len() - 1;
-            self.heap.swap(0, last);
+        let n = self.heap.len();
+        let value = self.heap[n - 1];
+        sift_up(&mut self.heap, n - 1, 0, value);
+        if n > self.k {
+            pop_heap(&mut self.heap, n);
             self.heap.pop();
-            let n = self.heap.len();
-            let mut i = 0;
-            loop {
-                let (l, r) = (2 * i + 1, 2 * i + 2);
-                let mut m = i;
-                if l < n && self.heap[l].0 < self.heap[m].0 {
-                    m = l;
-                }
-                if r < n && self.heap[r].0 < self.heap[m].0 {
-                    m = r;
-                }
-                if m == i {
-                    break;
-                }
-                self.heap.swap(i, m);
-                i = m;
-            }
         }
     }
 
     fn into_sorted(mut self) -> Vec<(f32, u32)> {
-        self.heap
-            .sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+        let mut len = self.heap.len();
+        while len > 1 {
+            pop_heap(&mut self.heap, len);
+            len -= 1;
+        }
         self.heap
     }
 }
@@ -394,6 +417,24 @@ mod tests {
         let t = negative_table(&[100, 25]);
         let zeros = t.iter().filter(|&&x| x == 0).count() as f64;
         assert!((zeros / t.len() as f64 - 10.0 / 15.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn kbest_keeps_the_best_sorted() {
+        let mut b = KBest { k: 3, heap: vec![] };
+        for (i, s) in [0.1f32, 0.7, 0.3, 0.9, 0.2].iter().enumerate() {
+            b.push(*s, i as u32);
+        }
+        let got: Vec<u32> = b.into_sorted().iter().map(|p| p.1).collect();
+        assert_eq!(got, [3, 1, 2]);
+        // Ties of two come out in reverse insertion order, as libstdc++'s heap gives them.
+        let mut t = KBest { k: 2, heap: vec![] };
+        t.push(0.5, 0);
+        t.push(0.5, 1);
+        assert_eq!(
+            t.into_sorted().iter().map(|p| p.1).collect::<Vec<_>>(),
+            [1, 0]
+        );
     }
 
     #[test]
