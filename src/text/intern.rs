@@ -94,6 +94,99 @@ impl Interner {
     }
 }
 
+/// Hash of a sequence of ids (all 64 bits well mixed: shards use bits 32.., hashbrown the low
+/// bits and the top 7).
+#[inline]
+pub fn hash_seq(ids: &[u32]) -> u64 {
+    let mut h = 0x243F_6A88_85A3_08D3u64 ^ ids.len() as u64;
+    for &x in ids {
+        h = (h ^ u64::from(x)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+    }
+    // murmur3's fmix64
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Sequences of `u32` ids (word n-grams as token ids) with dense `u32` ids in order of first
+/// insertion; equality is exact, the hash only finds candidates.
+#[derive(Default, Debug)]
+pub struct SeqInterner {
+    items: Vec<u32>,
+    /// End of each sequence in `items` (it starts where the previous one ends).
+    ends: Vec<usize>,
+    table: HashTable<u32>,
+}
+
+#[inline]
+fn seq_span(ends: &[usize], id: usize) -> (usize, usize) {
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    (start, ends[id])
+}
+
+impl SeqInterner {
+    /// Number of distinct sequences.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether nothing was interned.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Total number of ids stored (sum of the sequence lengths).
+    pub fn items_len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Position of sequence `id` in the concatenation of all sequences.
+    #[inline]
+    pub fn span(&self, id: u32) -> (usize, usize) {
+        seq_span(&self.ends, id as usize)
+    }
+
+    /// The sequence with id `id`.
+    #[inline]
+    pub fn seq(&self, id: u32) -> &[u32] {
+        let (a, b) = self.span(id);
+        &self.items[a..b]
+    }
+
+    /// Id of `key` (whose [`hash_seq`] is `h`) and whether it was inserted now.
+    #[inline]
+    pub fn intern_hashed(&mut self, h: u64, key: &[u32]) -> (u32, bool) {
+        let items = &self.items;
+        let ends = &self.ends;
+        let found = self.table.find(h, |&id| {
+            let (a, b) = seq_span(ends, id as usize);
+            &items[a..b] == key
+        });
+        if let Some(&id) = found {
+            return (id, false);
+        }
+        let id = self.ends.len() as u32;
+        self.items.extend_from_slice(key);
+        self.ends.push(self.items.len());
+        let items = &self.items;
+        let ends = &self.ends;
+        self.table.insert_unique(h, id, |&i| {
+            let (a, b) = seq_span(ends, i as usize);
+            hash_seq(&items[a..b])
+        });
+        (id, true)
+    }
+
+    /// Id of `key`, inserting it when new.
+    #[inline]
+    pub fn intern(&mut self, key: &[u32]) -> u32 {
+        self.intern_hashed(hash_seq(key), key).0
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -109,5 +202,19 @@ mod tests {
         assert_eq!(it.term(0), "b");
         let sorted: Vec<&str> = it.sorted_ids().into_iter().map(|i| it.term(i)).collect();
         assert_eq!(sorted, ["a", "a\0", "aaaaaaaaaa", "aaaaaaaaab", "b", "é"]);
+    }
+
+    #[test]
+    fn sequences_are_exact() {
+        let mut it = SeqInterner::default();
+        assert_eq!(it.intern(&[1, 2]), 0);
+        assert_eq!(it.intern(&[1]), 1);
+        assert_eq!(it.intern(&[1, 2, 3]), 2);
+        assert_eq!(it.intern(&[1, 2]), 0);
+        for k in 0..10_000u32 {
+            assert_eq!(it.intern(&[k, k + 1, 7]) as usize, it.len() - 1);
+        }
+        assert_eq!(it.seq(2), [1, 2, 3]);
+        assert_eq!(it.intern(&[5, 6, 7]), 3 + 5);
     }
 }
