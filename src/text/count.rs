@@ -12,7 +12,6 @@ use crate::text::analyze::{AnalyzerKind, AnalyzerSpec, DocRef, Scratch};
 use crate::text::intern::{hash_seq, Interner, SeqInterner};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Documents per chunk (one unit of parallel work).
 const CHUNK_DOCS: usize = 1024;
@@ -102,6 +101,11 @@ impl<'a> Input<'a> {
             Input::Tokens { offsets, .. } => 8 * (offsets[i + 1] - offsets[i]) + 16,
             Input::Joined { docs, .. } => docs[i].len() + 16,
         }
+    }
+
+    /// Total weight (about the text size in bytes) of the documents `range.0..range.1`.
+    fn bytes(&self, range: (usize, usize)) -> usize {
+        (range.0..range.1).map(|i| self.weight(i)).sum()
     }
 
     /// Splits documents into chunks of bounded size.
@@ -221,6 +225,8 @@ struct Shard {
     terms: Interner,
     /// Position of first appearance of each term: `(chunk << 32) | local id`.
     first: Vec<u64>,
+    /// Document frequency of each term.
+    df: Vec<u32>,
 }
 
 /// Per-document ends and (term, count) entries of one chunk.
@@ -234,6 +240,8 @@ struct LocalVocab {
     ends: Vec<usize>,
     /// (local id, count), per doc in first-appearance order.
     entries: Vec<(u32, u32)>,
+    /// Document frequency of each local id in the chunk.
+    df: Vec<u32>,
 }
 
 /// Per-document (local term id, count) entries in order of first appearance in the document.
@@ -243,6 +251,8 @@ struct DocCounter {
     stamp: Vec<u32>,
     /// `slot[id]`: position of `id`'s entry in `entries` for that document.
     slot: Vec<u32>,
+    /// Number of documents of the chunk that produced each id.
+    df: Vec<u32>,
     entries: Vec<(u32, u32)>,
     ends: Vec<usize>,
 }
@@ -254,19 +264,21 @@ impl DocCounter {
         if idx >= self.stamp.len() {
             self.stamp.resize(idx + 1, 0);
             self.slot.resize(idx + 1, 0);
+            self.df.resize(idx + 1, 0);
         }
         if self.stamp[idx] == doc_stamp {
             self.entries[self.slot[idx] as usize].1 += 1;
         } else {
             self.stamp[idx] = doc_stamp;
             self.slot[idx] = self.entries.len() as u32;
+            self.df[idx] += 1;
             self.entries.push((id, 1));
         }
     }
 }
 
 fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
-    let mut terms = Interner::default();
+    let mut terms = Interner::with_capacity(input.bytes(range) / 16);
     let mut counter = DocCounter::default();
     counter.ends.reserve(range.1 - range.0);
     let mut scratch = Scratch::default();
@@ -286,6 +298,7 @@ fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) ->
         buckets,
         ends: counter.ends,
         entries: counter.entries,
+        df: counter.df,
     }
 }
 
@@ -405,8 +418,12 @@ fn fit_strings(
                                         local.terms.hash_of(id),
                                         local.terms.term(id),
                                     );
+                                    let df = local.df[id as usize];
                                     if shard.terms.len() > before {
                                         shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                        shard.df.push(df);
+                                    } else {
+                                        shard.df[sid as usize] += df;
                                     }
                                     sid
                                 })
@@ -439,18 +456,21 @@ fn fit_strings(
             Ok(())
         },
     )?;
-    let sizes: Vec<usize> = shards.iter().map(|sh| sh.terms.len()).collect();
     let firsts: Vec<Vec<u64>> = shards
         .iter_mut()
         .map(|sh| std::mem::take(&mut sh.first))
         .collect();
-    let (terms, rank) = select_terms(&parts, &sizes, df_range, pool, |h, out| {
+    let dfs: Vec<Vec<u32>> = shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.df))
+        .collect();
+    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
         let (s, sid) = split_handle(h);
         out.push_str(shards[s].terms.term(sid as u32));
     })?;
     drop(shards);
     interrupt.check()?;
-    let csr = build_rows(parts, &firsts, &rank, input.len(), terms.len(), kind, pool);
+    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
     Ok(CountOutput { terms, csr })
 }
 
@@ -463,6 +483,8 @@ struct LocalNgrams {
     terms: SeqInterner,
     ends: Vec<usize>,
     entries: Vec<(u32, u32)>,
+    /// Document frequency of each local term in the chunk.
+    df: Vec<u32>,
 }
 
 fn count_chunk_ngrams(
@@ -470,8 +492,10 @@ fn count_chunk_ngrams(
     spec: &AnalyzerSpec,
     range: (usize, usize),
 ) -> LocalNgrams {
-    let mut toks = Interner::default();
-    let mut terms = SeqInterner::default();
+    // Rough sizes (about 6 bytes of text per token) that spare most rehashing.
+    let bytes = input.bytes(range);
+    let mut toks = Interner::with_capacity(bytes / 24);
+    let mut terms = SeqInterner::with_capacity(bytes / 8 * (spec.max_n + 1 - spec.min_n).min(4));
     // local token id -> its unigram term id (u32::MAX: not yet a term)
     let mut unigram_term: Vec<u32> = Vec::new();
     let mut counter = DocCounter::default();
@@ -513,6 +537,7 @@ fn count_chunk_ngrams(
         terms,
         ends: counter.ends,
         entries: counter.entries,
+        df: counter.df,
     }
 }
 
@@ -532,6 +557,8 @@ struct NgramShard {
     terms: SeqInterner,
     /// Position of first appearance of each term: `(chunk << 32) | local term id`.
     first: Vec<u64>,
+    /// Document frequency of each term.
+    df: Vec<u32>,
 }
 
 /// `fit` for word n-grams, counted as token-id sequences.
@@ -618,8 +645,12 @@ fn fit_ngrams(
                                     let (sid, new) = shard
                                         .terms
                                         .intern_hashed(st.hashes[id as usize], &st.keys[a..b]);
+                                    let df = local.df[id as usize];
                                     if new {
                                         shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                        shard.df.push(df);
+                                    } else {
+                                        shard.df[sid as usize] += df;
                                     }
                                     sid
                                 })
@@ -656,12 +687,15 @@ fn fit_ngrams(
             Ok(())
         },
     )?;
-    let sizes: Vec<usize> = term_shards.iter().map(|sh| sh.terms.len()).collect();
     let firsts: Vec<Vec<u64>> = term_shards
         .iter_mut()
         .map(|sh| std::mem::take(&mut sh.first))
         .collect();
-    let (terms, rank) = select_terms(&parts, &sizes, df_range, pool, |h, out| {
+    let dfs: Vec<Vec<u32>> = term_shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.df))
+        .collect();
+    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
         let (s, sid) = split_handle(h);
         for (k, &t) in term_shards[s].terms.seq(sid as u32).iter().enumerate() {
             if k > 0 {
@@ -674,7 +708,7 @@ fn fit_ngrams(
     drop(term_shards);
     drop(tok_shards);
     interrupt.check()?;
-    let csr = build_rows(parts, &firsts, &rank, input.len(), terms.len(), kind, pool);
+    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
     Ok(CountOutput { terms, csr })
 }
 
@@ -718,48 +752,36 @@ impl TermTable {
     }
 }
 
+/// Per shard and sid: (column or `u32::MAX` when pruned, rank of first appearance).
+type ColFirst = Vec<Vec<(u32, u32)>>;
+
 /// Document-frequency pruning and alphabetical numbering of the merged vocabulary, whose shard
-/// `s` has `sizes[s]` terms; `write_term(handle, out)` appends a term's text. Returns the kept
-/// terms in column order and `rank[shard][sid]`, the column of each term (`u32::MAX`: pruned).
+/// `s` has the document frequencies `dfs[s]` and first appearances `firsts[s]`;
+/// `write_term(handle, out)` appends a term's text. Returns the kept terms in column order and,
+/// per shard and sid, `(column, rank of first appearance among the kept terms)` (column
+/// `u32::MAX`: pruned).
 fn select_terms<W>(
-    parts: &[ChunkEntries],
-    sizes: &[usize],
+    dfs: &[Vec<u32>],
+    firsts: Vec<Vec<u64>>,
     df_range: Option<(f64, f64)>,
     pool: &rayon::ThreadPool,
     write_term: W,
-) -> Result<(TermTable, Vec<Vec<u32>>)>
+) -> Result<(TermTable, ColFirst)>
 where
     W: Fn(u32, &mut String) + Sync,
 {
+    let sizes: Vec<usize> = dfs.iter().map(Vec::len).collect();
     if sizes.iter().sum::<usize>() == 0 {
         return Err(Error::InvalidInput(
             "empty vocabulary; perhaps the documents only contain stop words".into(),
         ));
     }
-    let keep: Option<Vec<Vec<bool>>> = df_range.map(|(low, high)| {
-        let df: Vec<Vec<AtomicU32>> = sizes
-            .iter()
-            .map(|&n| (0..n).map(|_| AtomicU32::new(0)).collect())
-            .collect();
-        pool.install(|| {
-            parts.par_iter().for_each(|(_, entries)| {
-                for &(h, _) in entries {
-                    let (s, sid) = split_handle(h);
-                    df[s][sid].fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        });
-        df.into_iter()
-            .map(|d| {
-                d.into_iter()
-                    .map(|d| {
-                        let d = f64::from(d.into_inner());
-                        d >= low && d <= high
-                    })
-                    .collect()
-            })
-            .collect()
-    });
+    let keep = |s: usize, sid: usize| {
+        df_range.map_or(true, |(low, high)| {
+            let d = f64::from(dfs[s][sid]);
+            d >= low && d <= high
+        })
+    };
     // Text of the kept terms, per shard in parallel; `sids[s][idx]` is the sid of kept term idx.
     let (shards, sids): (Vec<KeptShard>, Vec<Vec<u32>>) = pool.install(|| {
         (0..sizes.len())
@@ -768,7 +790,7 @@ where
                 let mut kept = KeptShard::default();
                 let mut sids = Vec::new();
                 for sid in 0..sizes[s] {
-                    if keep.as_ref().is_some_and(|k| !k[s][sid]) {
+                    if !keep(s, sid) {
                         continue;
                     }
                     write_term(handle(s, sid as u32), &mut kept.text);
@@ -779,18 +801,23 @@ where
             })
             .unzip()
     });
-    drop(keep);
-    // Code-point order = UTF-8 byte order; an 8-byte big-endian prefix settles most comparisons.
-    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(sids.iter().map(Vec::len).sum());
-    for (s, sh) in shards.iter().enumerate() {
-        for idx in 0..sh.ends.len() {
-            let b = sh.term(idx).as_bytes();
-            let mut p = [0u8; 8];
-            let n = b.len().min(8);
-            p[..n].copy_from_slice(&b[..n]);
-            keys.push((u64::from_be_bytes(p), handle(s, idx as u32)));
-        }
-    }
+    // Code-point order = UTF-8 byte order; a 16-byte big-endian prefix settles most comparisons
+    // (8 bytes left many ties among n-grams sharing their first word).
+    let mut keys: Vec<(u128, u32)> = pool.install(|| {
+        shards
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(s, sh)| {
+                (0..sh.ends.len()).map(move |idx| {
+                    let b = sh.term(idx).as_bytes();
+                    let mut p = [0u8; 16];
+                    let n = b.len().min(16);
+                    p[..n].copy_from_slice(&b[..n]);
+                    (u128::from_be_bytes(p), handle(s, idx as u32))
+                })
+            })
+            .collect()
+    });
     let table = TermTable {
         shards,
         order: Vec::new(),
@@ -802,20 +829,33 @@ where
         })
     });
     let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
-    let mut rank: Vec<Vec<u32>> = sizes.iter().map(|&n| vec![u32::MAX; n]).collect();
+    let mut col_first: Vec<Vec<(u32, u32)>> =
+        sizes.iter().map(|&n| vec![(u32::MAX, 0); n]).collect();
     for (col, &packed) in order.iter().enumerate() {
         let (s, idx) = split_handle(packed);
-        rank[s][sids[s][idx] as usize] = col as u32;
+        col_first[s][sids[s][idx] as usize].0 = col as u32;
     }
-    Ok((TermTable { order, ..table }, rank))
+    // Dense ranks of first appearance: rows are sorted by them with 4-byte keys.
+    let mut by_first: Vec<(u64, u32)> = sids
+        .iter()
+        .enumerate()
+        .flat_map(|(s, ids)| ids.iter().map(move |&sid| (s, sid)))
+        .map(|(s, sid)| (firsts[s][sid as usize], handle(s, sid)))
+        .collect();
+    drop(firsts);
+    pool.install(|| by_first.par_sort_unstable());
+    for (r, &(_, h)) in by_first.iter().enumerate() {
+        let (s, sid) = split_handle(h);
+        col_first[s][sid].1 = r as u32;
+    }
+    Ok((TermTable { order, ..table }, col_first))
 }
 
 /// The count matrix of a fit: entries of kept terms, each row ordered by the terms' first
-/// appearance in the corpus (`firsts[shard][sid]`), columns from `rank`.
+/// appearance in the corpus, with `(column, first-appearance rank)` from `col_first[shard][sid]`.
 fn build_rows(
     parts: Vec<ChunkEntries>,
-    firsts: &[Vec<u64>],
-    rank: &[Vec<u32>],
+    col_first: &[Vec<(u32, u32)>],
     n_rows: usize,
     n_cols: usize,
     kind: DataKind,
@@ -826,16 +866,16 @@ fn build_rows(
             .into_par_iter()
             .map(|(ends, entries)| {
                 // (first appearance, column, count) of kept terms
-                let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(entries.len());
+                let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
                 let mut new_ends = Vec::with_capacity(ends.len());
                 let mut start = 0;
                 for &end in &ends {
                     let row_start = keyed.len();
                     for &(h, c) in &entries[start..end] {
                         let (s, sid) = split_handle(h);
-                        let col = rank[s][sid];
+                        let (col, first) = col_first[s][sid];
                         if col != u32::MAX {
-                            keyed.push((firsts[s][sid], col, c));
+                            keyed.push((first, col, c));
                         }
                     }
                     let row = &mut keyed[row_start..];
