@@ -445,10 +445,7 @@ mod tests {
         let mut s = spec(AnalyzerKind::WordDefault, 1, 1);
         s.lowercase_ascii = true;
         s.stop_words = Some(["bb".to_string()].into_iter().collect());
-        assert_eq!(
-            run(&s, "Aa BB cc!Dd x \u{e9}T"),
-            ["aa", "cc", "dd", "\u{e9}t"]
-        );
+        assert_eq!(run(&s, "Aa BB cc!Dd x tT"), ["aa", "cc", "dd", "tt"]);
         let mut toks = Vec::new();
         let mut buf = String::new();
         s.for_each_token(DocRef::Joined("Aa\0bb\0", 3), &mut buf, |t| {
