@@ -278,7 +278,9 @@ impl DocCounter {
 }
 
 fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
-    let mut terms = Interner::with_capacity(input.bytes(range) / 16);
+    // No pre-sizing here: up to 2 rounds of chunks are alive at once, and reserving for the
+    // worst case raised the peak memory of the unigram fits above scikit-learn's.
+    let mut terms = Interner::default();
     let mut counter = DocCounter::default();
     counter.ends.reserve(range.1 - range.0);
     let mut scratch = Scratch::default();
