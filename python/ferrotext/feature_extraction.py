@@ -195,6 +195,7 @@ class _RustCountMixin(_RustTextMixin):
 
     def _count_vocab(self, raw_documents, fixed_vocab):
         self._ft_presorted_id = None
+        self._ft_pruned_id = None
         # Same validation and warnings (stop-word consistency, >1 capture group, ...) as sklearn.
         self.build_analyzer()
         dtype = _rust_dtype(self.dtype)
@@ -232,6 +233,7 @@ class _RustCountMixin(_RustTextMixin):
             vocabulary = dict(zip(terms, range(len(terms))))
             n_cols = len(terms)
             self._ft_presorted_id = id(vocabulary)
+            self._ft_pruned_id = id(vocabulary)
         X = sp.csr_array(
             (data, indices, indptr),
             shape=(len(indptr) - 1, n_cols),
@@ -250,6 +252,11 @@ class _RustCountMixin(_RustTextMixin):
     def _limit_features(self, X, vocabulary, high=None, low=None, limit=None):
         if high is None and low is None and limit is None:
             return X, set()
+        if limit is None and getattr(self, "_ft_pruned_id", None) == id(vocabulary):
+            # The Rust core already applied these document-frequency bounds (fit computes
+            # them from max_df/min_df exactly as sklearn's fit_transform does).
+            self._ft_pruned_id = None
+            return X
         # sklearn's arithmetic, on the same arrays, so ties break identically.
         dfs = _sk._document_frequency(X)
         mask = np.ones(len(dfs), dtype=bool)

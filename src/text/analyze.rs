@@ -78,8 +78,37 @@ impl AnalyzerSpec {
         Ok(())
     }
 
+    /// Calls `f` for every token of a word analyzer (after lower-casing and stop-word removal),
+    /// in document order; no n-grams. `buf` holds a lower-cased token when one is needed.
+    pub fn for_each_token<F: FnMut(&str)>(&self, doc: DocRef<'_>, buf: &mut String, mut f: F) {
+        let stop = self.stop_words.as_ref();
+        let mut keep = |t: &str| {
+            if !stop.is_some_and(|s| s.contains(t)) {
+                f(t)
+            }
+        };
+        match doc {
+            DocRef::Text(t) => scan_tokens(t, &self.word, self.lowercase_ascii, buf, keep),
+            DocRef::Joined(t, n) => {
+                if n > 0 {
+                    t.split('\0').for_each(keep);
+                }
+            }
+            DocRef::Tokens(ts) => ts.iter().for_each(|t| keep(t)),
+        }
+    }
+
     /// Calls `emit` for every term of `doc`, in scikit-learn's order.
     pub fn analyze<'a, F: FnMut(&str)>(&self, doc: DocRef<'a>, scratch: &mut Scratch<'a>, emit: F) {
+        if self.max_n == 1
+            && matches!(
+                self.kind,
+                AnalyzerKind::WordDefault | AnalyzerKind::WordTokens
+            )
+        {
+            // Unigrams are the tokens themselves: stream them, no lower-cased copy of the text.
+            return self.for_each_token(doc, &mut scratch.buf, emit);
+        }
         match doc {
             DocRef::Text(t)
                 if self.lowercase_ascii && t.bytes().any(|b| b.is_ascii_uppercase()) =>
@@ -272,6 +301,62 @@ pub fn scan_word_tokens<'a>(text: &'a str, word: &CharTable, out: &mut Vec<&'a s
     }
 }
 
+/// Calls `f` for every maximal run of at least two `word` characters of `text`, like
+/// [`scan_word_tokens`]; with `lowercase`, runs holding ASCII capitals are passed lower-cased
+/// (through `buf`), which is what `str.lower` does to them.
+pub fn scan_tokens<F: FnMut(&str)>(
+    text: &str,
+    word: &CharTable,
+    lowercase: bool,
+    buf: &mut String,
+    mut f: F,
+) {
+    let bytes = text.as_bytes();
+    let mut emit = |start: usize, end: usize, upper: bool| {
+        let tok = &text[start..end];
+        if lowercase && upper {
+            buf.clear();
+            buf.push_str(tok);
+            buf.make_ascii_lowercase();
+            f(buf);
+        } else {
+            f(tok);
+        }
+    };
+    let mut run_start = 0usize;
+    let mut run_chars = 0usize;
+    let mut upper = false;
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (is_word, width) = if b < 0x80 {
+            (word.contains_ascii(b), 1)
+        } else {
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (word.contains(c), c.len_utf8()),
+                None => (false, 1),
+            }
+        };
+        if is_word {
+            if run_chars == 0 {
+                run_start = i;
+                upper = false;
+            }
+            run_chars += 1;
+            upper |= b.is_ascii_uppercase();
+        } else {
+            if run_chars >= 2 {
+                emit(run_start, i, upper);
+            }
+            run_chars = 0;
+        }
+        i += width;
+    }
+    if run_chars >= 2 {
+        emit(run_start, bytes.len(), upper);
+    }
+}
+
 fn has_double_space(text: &str, space: &CharTable) -> bool {
     let mut prev = false;
     for c in text.chars() {
@@ -353,6 +438,20 @@ mod tests {
             assert_eq!(run(&s, "AB cD\u{e9}  Ef"), plain);
             assert_eq!(run(&s, "ab cd\u{e9}  ef"), plain);
         }
+    }
+
+    #[test]
+    fn streamed_tokens_match_ngram_path() {
+        let mut s = spec(AnalyzerKind::WordDefault, 1, 1);
+        s.lowercase_ascii = true;
+        s.stop_words = Some(["bb".to_string()].into_iter().collect());
+        assert_eq!(run(&s, "Aa BB cc!Dd x tT"), ["aa", "cc", "dd", "tt"]);
+        let mut toks = Vec::new();
+        let mut buf = String::new();
+        s.for_each_token(DocRef::Joined("Aa\0bb\0", 3), &mut buf, |t| {
+            toks.push(t.to_string())
+        });
+        assert_eq!(toks, ["Aa", ""]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl CharTable {
         }
         let mut ascii = [false; 128];
         for (b, slot) in ascii.iter_mut().enumerate() {
-            *slot = (bits[0] >> b) & 1 == 1 || (b >= 64 && (bits[1] >> (b - 64)) & 1 == 1);
+            *slot = (bits[b >> 6] >> (b & 63)) & 1 == 1;
         }
         CharTable { bits, ascii }
     }
@@ -71,5 +71,12 @@ mod tests {
         assert!(t.contains('\u{1F600}'));
         assert!(!t.contains('\u{10FFFF}'));
         assert!(!t.contains('\u{5}'));
+        // ASCII fast path agrees with the bitset (bits 64..128 live in the second word)
+        let space = CharTable::ascii_space();
+        for b in 0u8..128 {
+            assert_eq!(space.contains_ascii(b), space.contains(char::from(b)));
+            assert_eq!(t.contains_ascii(b), t.contains(char::from(b)));
+        }
+        assert!(!space.contains_ascii(b'I') && !space.contains_ascii(b'_'));
     }
 }

@@ -8,11 +8,10 @@
 
 use crate::error::{Error, Result};
 use crate::runtime::Interrupt;
-use crate::text::analyze::{AnalyzerSpec, DocRef, Scratch};
-use crate::text::intern::Interner;
+use crate::text::analyze::{AnalyzerKind, AnalyzerSpec, DocRef, Scratch};
+use crate::text::intern::{hash_seq, Interner, SeqInterner};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Documents per chunk (one unit of parallel work).
 const CHUNK_DOCS: usize = 1024;
@@ -43,12 +42,12 @@ pub enum Input<'a> {
 impl CountOutput {
     /// The vocabulary in column (alphabetical) order.
     pub fn terms(&self) -> impl Iterator<Item = &str> + '_ {
-        self.order.iter().map(|&h| term_of(&self.shards, h))
+        self.terms.order.iter().map(|&p| self.terms.get(p))
     }
 
     /// Number of terms.
     pub fn n_terms(&self) -> usize {
-        self.order.len()
+        self.terms.len()
     }
 }
 
@@ -102,6 +101,11 @@ impl<'a> Input<'a> {
             Input::Tokens { offsets, .. } => 8 * (offsets[i + 1] - offsets[i]) + 16,
             Input::Joined { docs, .. } => docs[i].len() + 16,
         }
+    }
+
+    /// Total weight (about the text size in bytes) of the documents `range.0..range.1`.
+    fn bytes(&self, range: (usize, usize)) -> usize {
+        (range.0..range.1).map(|i| self.weight(i)).sum()
     }
 
     /// Splits documents into chunks of bounded size.
@@ -177,9 +181,8 @@ pub struct Csr {
 /// Result of [`fit`].
 #[derive(Debug)]
 pub struct CountOutput {
-    shards: Vec<Shard>,
-    /// Term handles in alphabetical (column) order.
-    order: Vec<u32>,
+    /// The vocabulary in column (alphabetical) order.
+    terms: TermTable,
     /// Document-term counts.
     pub csr: Csr,
 }
@@ -222,6 +225,8 @@ struct Shard {
     terms: Interner,
     /// Position of first appearance of each term: `(chunk << 32) | local id`.
     first: Vec<u64>,
+    /// Document frequency of each term.
+    df: Vec<u32>,
 }
 
 /// Per-document ends and (term, count) entries of one chunk.
@@ -235,33 +240,56 @@ struct LocalVocab {
     ends: Vec<usize>,
     /// (local id, count), per doc in first-appearance order.
     entries: Vec<(u32, u32)>,
+    /// Document frequency of each local id in the chunk.
+    df: Vec<u32>,
+}
+
+/// Per-document (local term id, count) entries in order of first appearance in the document.
+#[derive(Default)]
+struct DocCounter {
+    /// `stamp[id]`: 1 + index (in the chunk) of the last document that produced `id`.
+    stamp: Vec<u32>,
+    /// `slot[id]`: position of `id`'s entry in `entries` for that document.
+    slot: Vec<u32>,
+    /// Number of documents of the chunk that produced each id.
+    df: Vec<u32>,
+    entries: Vec<(u32, u32)>,
+    ends: Vec<usize>,
+}
+
+impl DocCounter {
+    #[inline]
+    fn add(&mut self, id: u32, doc_stamp: u32) {
+        let idx = id as usize;
+        if idx >= self.stamp.len() {
+            self.stamp.resize(idx + 1, 0);
+            self.slot.resize(idx + 1, 0);
+            self.df.resize(idx + 1, 0);
+        }
+        if self.stamp[idx] == doc_stamp {
+            self.entries[self.slot[idx] as usize].1 += 1;
+        } else {
+            self.stamp[idx] = doc_stamp;
+            self.slot[idx] = self.entries.len() as u32;
+            self.df[idx] += 1;
+            self.entries.push((id, 1));
+        }
+    }
 }
 
 fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) -> LocalVocab {
+    // No pre-sizing here: up to 2 rounds of chunks are alive at once, and reserving for the
+    // worst case raised the peak memory of the unigram fits above scikit-learn's.
     let mut terms = Interner::default();
-    let mut stamp: Vec<u32> = Vec::new();
-    let mut slot: Vec<u32> = Vec::new();
-    let mut entries: Vec<(u32, u32)> = Vec::new();
-    let mut ends = Vec::with_capacity(range.1 - range.0);
+    let mut counter = DocCounter::default();
+    counter.ends.reserve(range.1 - range.0);
     let mut scratch = Scratch::default();
     for (k, i) in (range.0..range.1).enumerate() {
         let doc_stamp = k as u32 + 1;
         spec.analyze(input.doc(i), &mut scratch, |term| {
-            let id = terms.intern(term);
-            let idx = id as usize;
-            if idx == stamp.len() {
-                stamp.push(0);
-                slot.push(0);
-            }
-            if stamp[idx] == doc_stamp {
-                entries[slot[idx] as usize].1 += 1;
-            } else {
-                stamp[idx] = doc_stamp;
-                slot[idx] = entries.len() as u32;
-                entries.push((id, 1));
-            }
+            counter.add(terms.intern(term), doc_stamp)
         });
-        ends.push(entries.len());
+        counter.ends.push(counter.entries.len());
     }
     let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); N_SHARDS];
     for id in 0..terms.len() as u32 {
@@ -270,8 +298,9 @@ fn count_chunk(input: &Input<'_>, spec: &AnalyzerSpec, range: (usize, usize)) ->
     LocalVocab {
         terms,
         buckets,
-        ends,
-        entries,
+        ends: counter.ends,
+        entries: counter.entries,
+        df: counter.df,
     }
 }
 
@@ -314,6 +343,9 @@ where
 /// only terms whose document frequency `df` satisfies `low <= df <= high` are kept (the
 /// document-frequency part of `_limit_features`); the result may then have no term.
 ///
+/// Word n-grams are counted as sequences of token ids; their strings are only built for the
+/// terms that survive the document-frequency pruning.
+///
 /// Errors: `InvalidInput("empty vocabulary; ...")` when no term was produced; `Cancelled`.
 pub fn fit(
     input: Input<'_>,
@@ -325,6 +357,42 @@ pub fn fit(
 ) -> Result<CountOutput> {
     spec.validate()?;
     input.validate()?;
+    if counts_token_ids(&input, spec) {
+        fit_ngrams(input, spec, df_range, kind, pool, interrupt)
+    } else {
+        fit_strings(input, spec, df_range, kind, pool, interrupt)
+    }
+}
+
+/// Whether n-grams can be keyed by token ids: the n-gram string `" ".join(tokens)` then
+/// determines the tokens (and n) as long as no token contains a space.
+fn counts_token_ids(input: &Input<'_>, spec: &AnalyzerSpec) -> bool {
+    let word = matches!(
+        spec.kind,
+        AnalyzerKind::WordDefault | AnalyzerKind::WordTokens
+    );
+    word && spec.max_n >= 2
+        && match input {
+            // tokens are runs of `\w`, which never holds a space
+            Input::Docs(_) => true,
+            Input::Joined { docs, .. } => !docs.iter().any(|d| d.contains(' ')),
+            Input::Tokens { tokens, .. } => !tokens.iter().any(|t| t.contains(' ')),
+        }
+}
+
+fn too_large() -> Error {
+    Error::InvalidInput("vocabulary too large (more than 2**28 terms per shard)".into())
+}
+
+/// `fit` with every term interned as a string.
+fn fit_strings(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<CountOutput> {
     let chunks = input.chunks();
     let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
     let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
@@ -352,8 +420,12 @@ pub fn fit(
                                         local.terms.hash_of(id),
                                         local.terms.term(id),
                                     );
+                                    let df = local.df[id as usize];
                                     if shard.terms.len() > before {
                                         shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                        shard.df.push(df);
+                                    } else {
+                                        shard.df[sid as usize] += df;
                                     }
                                     sid
                                 })
@@ -381,71 +453,431 @@ pub fn fit(
                 .collect();
             parts.extend(remapped);
             if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
-                return Err(Error::InvalidInput(
-                    "vocabulary too large (more than 2**32 terms)".into(),
-                ));
+                return Err(too_large());
             }
             Ok(())
         },
     )?;
-    let n_all: usize = shards.iter().map(|sh| sh.terms.len()).sum();
-    if n_all == 0 {
+    let firsts: Vec<Vec<u64>> = shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.first))
+        .collect();
+    let dfs: Vec<Vec<u32>> = shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.df))
+        .collect();
+    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
+        let (s, sid) = split_handle(h);
+        out.push_str(shards[s].terms.term(sid as u32));
+    })?;
+    drop(shards);
+    interrupt.check()?;
+    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
+    Ok(CountOutput { terms, csr })
+}
+
+/// Result of the parallel phase of the n-gram fit for one chunk.
+struct LocalNgrams {
+    toks: Interner,
+    /// Local token ids grouped by merge shard.
+    tok_buckets: Vec<Vec<u32>>,
+    /// Terms as sequences of local token ids; local term ids in order of first appearance.
+    terms: SeqInterner,
+    ends: Vec<usize>,
+    entries: Vec<(u32, u32)>,
+    /// Document frequency of each local term in the chunk.
+    df: Vec<u32>,
+}
+
+fn count_chunk_ngrams(
+    input: &Input<'_>,
+    spec: &AnalyzerSpec,
+    range: (usize, usize),
+) -> LocalNgrams {
+    // Rough sizes (about 6 bytes of text per token) that spare most rehashing.
+    let bytes = input.bytes(range);
+    let mut toks = Interner::with_capacity(bytes / 24);
+    let mut terms = SeqInterner::with_capacity(bytes / 8 * (spec.max_n + 1 - spec.min_n).min(4));
+    // local token id -> its unigram term id (u32::MAX: not yet a term)
+    let mut unigram_term: Vec<u32> = Vec::new();
+    let mut counter = DocCounter::default();
+    counter.ends.reserve(range.1 - range.0);
+    let mut ids: Vec<u32> = Vec::new();
+    let mut buf = String::new();
+    let lo = spec.min_n.max(2);
+    for (k, i) in (range.0..range.1).enumerate() {
+        let doc_stamp = k as u32 + 1;
+        ids.clear();
+        spec.for_each_token(input.doc(i), &mut buf, |t| ids.push(toks.intern(t)));
+        // sklearn's order: the unigrams, then the bigrams, ... each in document order
+        if spec.min_n == 1 {
+            for &t in &ids {
+                let ti = t as usize;
+                if ti >= unigram_term.len() {
+                    unigram_term.resize(ti + 1, u32::MAX);
+                }
+                if unigram_term[ti] == u32::MAX {
+                    unigram_term[ti] = terms.intern(&[t]);
+                }
+                counter.add(unigram_term[ti], doc_stamp);
+            }
+        }
+        for n in lo..=spec.max_n.min(ids.len()) {
+            for w in ids.windows(n) {
+                counter.add(terms.intern(w), doc_stamp);
+            }
+        }
+        counter.ends.push(counter.entries.len());
+    }
+    let mut tok_buckets: Vec<Vec<u32>> = vec![Vec::new(); N_SHARDS];
+    for id in 0..toks.len() as u32 {
+        tok_buckets[shard_of(toks.hash_of(id))].push(id);
+    }
+    LocalNgrams {
+        toks,
+        tok_buckets,
+        terms,
+        ends: counter.ends,
+        entries: counter.entries,
+        df: counter.df,
+    }
+}
+
+/// A chunk's terms re-keyed by global token handles, ready to be merged.
+struct Staged {
+    /// Global keys, laid out like the chunk's `SeqInterner`.
+    keys: Vec<u32>,
+    hashes: Vec<u64>,
+    /// Local term ids grouped by merge shard.
+    buckets: Vec<Vec<u32>>,
+}
+
+/// One shard of the global n-gram vocabulary.
+#[derive(Default)]
+struct NgramShard {
+    /// Terms as sequences of global token handles.
+    terms: SeqInterner,
+    /// Position of first appearance of each term: `(chunk << 32) | local term id`.
+    first: Vec<u64>,
+    /// Document frequency of each term.
+    df: Vec<u32>,
+}
+
+/// `fit` for word n-grams, counted as token-id sequences.
+fn fit_ngrams(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<CountOutput> {
+    let chunks = input.chunks();
+    let mut tok_shards: Vec<Interner> = (0..N_SHARDS).map(|_| Interner::default()).collect();
+    let mut term_shards: Vec<NgramShard> = (0..N_SHARDS).map(|_| NgramShard::default()).collect();
+    let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
+    run_rounds(
+        pool,
+        interrupt,
+        &chunks,
+        |r| count_chunk_ngrams(&input, spec, r),
+        |results: Vec<LocalNgrams>| {
+            let base = parts.len() as u64;
+            // 1. tokens -> global token handles (each shard takes the chunks in order)
+            let tok_sids: Vec<Vec<Vec<u32>>> = tok_shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(s, shard)| {
+                    results
+                        .iter()
+                        .map(|local| {
+                            local.tok_buckets[s]
+                                .iter()
+                                .map(|&id| {
+                                    shard.intern_hashed(local.toks.hash_of(id), local.toks.term(id))
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            // 2. terms re-keyed by global token handles
+            let staged: Vec<Staged> = results
+                .par_iter()
+                .enumerate()
+                .map(|(k, local)| {
+                    let mut l2g = vec![0u32; local.toks.len()];
+                    for (s, bucket) in local.tok_buckets.iter().enumerate() {
+                        for (&id, &sid) in bucket.iter().zip(&tok_sids[s][k]) {
+                            l2g[id as usize] = handle(s, sid);
+                        }
+                    }
+                    let mut keys = Vec::with_capacity(local.terms.items_len());
+                    let mut hashes = Vec::with_capacity(local.terms.len());
+                    let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); N_SHARDS];
+                    for id in 0..local.terms.len() as u32 {
+                        let start = keys.len();
+                        keys.extend(local.terms.seq(id).iter().map(|&t| l2g[t as usize]));
+                        let h = hash_seq(&keys[start..]);
+                        hashes.push(h);
+                        buckets[shard_of(h)].push(id);
+                    }
+                    Staged {
+                        keys,
+                        hashes,
+                        buckets,
+                    }
+                })
+                .collect();
+            drop(tok_sids);
+            // 3. terms -> global term handles, first appearances in chunk order
+            let term_sids: Vec<Vec<Vec<u32>>> = term_shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(s, shard)| {
+                    results
+                        .iter()
+                        .zip(&staged)
+                        .enumerate()
+                        .map(|(k, (local, st))| {
+                            st.buckets[s]
+                                .iter()
+                                .map(|&id| {
+                                    let (a, b) = local.terms.span(id);
+                                    let (sid, new) = shard
+                                        .terms
+                                        .intern_hashed(st.hashes[id as usize], &st.keys[a..b]);
+                                    let df = local.df[id as usize];
+                                    if new {
+                                        shard.first.push(((base + k as u64) << 32) | u64::from(id));
+                                        shard.df.push(df);
+                                    } else {
+                                        shard.df[sid as usize] += df;
+                                    }
+                                    sid
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            // 4. entries -> global term handles
+            let remapped: Vec<ChunkEntries> = results
+                .into_par_iter()
+                .zip(staged.into_par_iter())
+                .enumerate()
+                .map(|(k, (local, st))| {
+                    let mut l2g = vec![0u32; local.terms.len()];
+                    for (s, bucket) in st.buckets.iter().enumerate() {
+                        for (&id, &sid) in bucket.iter().zip(&term_sids[s][k]) {
+                            l2g[id as usize] = handle(s, sid);
+                        }
+                    }
+                    let mut entries = local.entries;
+                    for e in entries.iter_mut() {
+                        e.0 = l2g[e.0 as usize];
+                    }
+                    (local.ends, entries)
+                })
+                .collect();
+            parts.extend(remapped);
+            if tok_shards.iter().any(|sh| sh.len() >= 1 << SID_BITS)
+                || term_shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS)
+            {
+                return Err(too_large());
+            }
+            Ok(())
+        },
+    )?;
+    let firsts: Vec<Vec<u64>> = term_shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.first))
+        .collect();
+    let dfs: Vec<Vec<u32>> = term_shards
+        .iter_mut()
+        .map(|sh| std::mem::take(&mut sh.df))
+        .collect();
+    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
+        let (s, sid) = split_handle(h);
+        for (k, &t) in term_shards[s].terms.seq(sid as u32).iter().enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            let (ts, tsid) = split_handle(t);
+            out.push_str(tok_shards[ts].term(tsid as u32));
+        }
+    })?;
+    drop(term_shards);
+    drop(tok_shards);
+    interrupt.check()?;
+    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
+    Ok(CountOutput { terms, csr })
+}
+
+/// The kept terms of one shard as text.
+#[derive(Debug, Default)]
+struct KeptShard {
+    text: String,
+    /// End of each term in `text`.
+    ends: Vec<usize>,
+}
+
+impl KeptShard {
+    fn term(&self, idx: usize) -> &str {
+        let start = if idx == 0 { 0 } else { self.ends[idx - 1] };
+        self.text.get(start..self.ends[idx]).unwrap_or("")
+    }
+}
+
+/// The vocabulary in column order.
+#[derive(Debug)]
+pub struct TermTable {
+    shards: Vec<KeptShard>,
+    /// Column order: `handle(shard, index among the shard's kept terms)`.
+    order: Vec<u32>,
+}
+
+impl TermTable {
+    fn get(&self, packed: u32) -> &str {
+        let (s, idx) = split_handle(packed);
+        self.shards.get(s).map_or("", |sh| sh.term(idx))
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there is no term.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// Per shard and sid: (column or `u32::MAX` when pruned, rank of first appearance).
+type ColFirst = Vec<Vec<(u32, u32)>>;
+
+/// Document-frequency pruning and alphabetical numbering of the merged vocabulary, whose shard
+/// `s` has the document frequencies `dfs[s]` and first appearances `firsts[s]`;
+/// `write_term(handle, out)` appends a term's text. Returns the kept terms in column order and,
+/// per shard and sid, `(column, rank of first appearance among the kept terms)` (column
+/// `u32::MAX`: pruned).
+fn select_terms<W>(
+    dfs: &[Vec<u32>],
+    firsts: Vec<Vec<u64>>,
+    df_range: Option<(f64, f64)>,
+    pool: &rayon::ThreadPool,
+    write_term: W,
+) -> Result<(TermTable, ColFirst)>
+where
+    W: Fn(u32, &mut String) + Sync,
+{
+    let sizes: Vec<usize> = dfs.iter().map(Vec::len).collect();
+    if sizes.iter().sum::<usize>() == 0 {
         return Err(Error::InvalidInput(
             "empty vocabulary; perhaps the documents only contain stop words".into(),
         ));
     }
-    // Prune by document frequency first, so only the kept terms are sorted.
-    let keep: Option<Vec<Vec<bool>>> = df_range.map(|(low, high)| {
-        let df: Vec<Vec<AtomicU32>> = shards
-            .iter()
-            .map(|sh| (0..sh.terms.len()).map(|_| AtomicU32::new(0)).collect())
-            .collect();
-        pool.install(|| {
-            parts.par_iter().for_each(|(_, entries)| {
-                for &(h, _) in entries {
-                    let (s, sid) = split_handle(h);
-                    df[s][sid].fetch_add(1, Ordering::Relaxed);
+    let keep = |s: usize, sid: usize| {
+        df_range.map_or(true, |(low, high)| {
+            let d = f64::from(dfs[s][sid]);
+            d >= low && d <= high
+        })
+    };
+    // Text of the kept terms, per shard in parallel; `sids[s][idx]` is the sid of kept term idx.
+    let (shards, sids): (Vec<KeptShard>, Vec<Vec<u32>>) = pool.install(|| {
+        (0..sizes.len())
+            .into_par_iter()
+            .map(|s| {
+                let mut kept = KeptShard::default();
+                let mut sids = Vec::new();
+                for sid in 0..sizes[s] {
+                    if !keep(s, sid) {
+                        continue;
+                    }
+                    write_term(handle(s, sid as u32), &mut kept.text);
+                    kept.ends.push(kept.text.len());
+                    sids.push(sid as u32);
                 }
-            });
-        });
-        df.into_iter()
-            .map(|d| {
-                d.into_iter()
-                    .map(|d| {
-                        let d = f64::from(d.into_inner());
-                        d >= low && d <= high
-                    })
-                    .collect()
+                (kept, sids)
+            })
+            .unzip()
+    });
+    // Code-point order = UTF-8 byte order; a 16-byte big-endian prefix settles most comparisons
+    // (8 bytes left many ties among n-grams sharing their first word).
+    let mut keys: Vec<(u128, u32)> = pool.install(|| {
+        shards
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(s, sh)| {
+                (0..sh.ends.len()).map(move |idx| {
+                    let b = sh.term(idx).as_bytes();
+                    let mut p = [0u8; 16];
+                    let n = b.len().min(16);
+                    p[..n].copy_from_slice(&b[..n]);
+                    (u128::from_be_bytes(p), handle(s, idx as u32))
+                })
             })
             .collect()
     });
-    let order = pool.install(|| sorted_handles(&shards, keep.as_deref()));
-    drop(keep);
-    let n_terms = order.len();
-    let mut rank: Vec<Vec<u32>> = shards
-        .iter()
-        .map(|sh| vec![u32::MAX; sh.terms.len()])
-        .collect();
-    for (k, &h) in order.iter().enumerate() {
-        let (s, sid) = split_handle(h);
-        rank[s][sid] = k as u32;
+    let table = TermTable {
+        shards,
+        order: Vec::new(),
+    };
+    pool.install(|| {
+        keys.par_sort_unstable_by(|x, y| {
+            x.0.cmp(&y.0)
+                .then_with(|| table.get(x.1).cmp(table.get(y.1)))
+        })
+    });
+    let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
+    let mut col_first: Vec<Vec<(u32, u32)>> =
+        sizes.iter().map(|&n| vec![(u32::MAX, 0); n]).collect();
+    for (col, &packed) in order.iter().enumerate() {
+        let (s, idx) = split_handle(packed);
+        col_first[s][sids[s][idx] as usize].0 = col as u32;
     }
-    interrupt.check()?;
+    // Dense ranks of first appearance: rows are sorted by them with 4-byte keys.
+    let mut by_first: Vec<(u64, u32)> = sids
+        .iter()
+        .enumerate()
+        .flat_map(|(s, ids)| ids.iter().map(move |&sid| (s, sid)))
+        .map(|(s, sid)| (firsts[s][sid as usize], handle(s, sid)))
+        .collect();
+    drop(firsts);
+    pool.install(|| by_first.par_sort_unstable());
+    for (r, &(_, h)) in by_first.iter().enumerate() {
+        let (s, sid) = split_handle(h);
+        col_first[s][sid].1 = r as u32;
+    }
+    Ok((TermTable { order, ..table }, col_first))
+}
+
+/// The count matrix of a fit: entries of kept terms, each row ordered by the terms' first
+/// appearance in the corpus, with `(column, first-appearance rank)` from `col_first[shard][sid]`.
+fn build_rows(
+    parts: Vec<ChunkEntries>,
+    col_first: &[Vec<(u32, u32)>],
+    n_rows: usize,
+    n_cols: usize,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+) -> Csr {
     let rows: Vec<ChunkRows> = pool.install(|| {
         parts
             .into_par_iter()
             .map(|(ends, entries)| {
                 // (first appearance, column, count) of kept terms
-                let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(entries.len());
+                let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
                 let mut new_ends = Vec::with_capacity(ends.len());
                 let mut start = 0;
                 for &end in &ends {
                     let row_start = keyed.len();
                     for &(h, c) in &entries[start..end] {
                         let (s, sid) = split_handle(h);
-                        let col = rank[s][sid];
+                        let (col, first) = col_first[s][sid];
                         if col != u32::MAX {
-                            keyed.push((shards[s].first[sid], col, c));
+                            keyed.push((first, col, c));
                         }
                     }
                     let row = &mut keyed[row_start..];
@@ -466,37 +898,7 @@ pub fn fit(
             })
             .collect()
     });
-    interrupt.check()?;
-    let csr = assemble(rows, input.len(), n_terms, kind, pool);
-    Ok(CountOutput { shards, order, csr })
-}
-
-fn term_of(shards: &[Shard], h: u32) -> &str {
-    let (s, sid) = split_handle(h);
-    shards.get(s).map_or("", |sh| sh.terms.term(sid as u32))
-}
-
-/// All term handles (only those with `keep[shard][sid]` when given) in code-point order of their
-/// strings.
-fn sorted_handles(shards: &[Shard], keep: Option<&[Vec<bool>]>) -> Vec<u32> {
-    let mut keys: Vec<(u64, u32)> = Vec::new();
-    for (s, sh) in shards.iter().enumerate() {
-        for sid in 0..sh.terms.len() as u32 {
-            if keep.is_some_and(|k| !k[s][sid as usize]) {
-                continue;
-            }
-            let b = sh.terms.term(sid).as_bytes();
-            let mut p = [0u8; 8];
-            let n = b.len().min(8);
-            p[..n].copy_from_slice(&b[..n]);
-            keys.push((u64::from_be_bytes(p), handle(s, sid)));
-        }
-    }
-    keys.par_sort_unstable_by(|x, y| {
-        x.0.cmp(&y.0)
-            .then_with(|| term_of(shards, x.1).cmp(term_of(shards, y.1)))
-    });
-    keys.into_iter().map(|k| k.1).collect()
+    assemble(rows, n_rows, n_cols, kind, pool)
 }
 
 /// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):
@@ -732,7 +1134,6 @@ fn assemble(
 mod tests {
     use super::*;
     use crate::runtime::{thread_pool, NeverInterrupt};
-    use crate::text::analyze::AnalyzerKind;
     use crate::text::chars::CharTable;
 
     fn spec() -> AnalyzerSpec {
@@ -773,6 +1174,34 @@ mod tests {
             out.csr.data,
             DataVec::I64(vec![1, 2, 1, 1, 1, 1, 1, 1, 2, 1])
         );
+    }
+
+    #[test]
+    fn ngram_ids_match_string_interning() {
+        let docs = [
+            "zz bb aa bb",
+            "aa cc zz bb aa",
+            "dd",
+            "",
+            "qq pp qq aa bb aa cc",
+            "bb aa bb aa",
+        ];
+        let pool = thread_pool(2).unwrap();
+        for (min_n, max_n, df) in [(1, 2, None), (2, 3, None), (1, 3, Some((2.0, 3.0)))] {
+            let s = AnalyzerSpec {
+                min_n,
+                max_n,
+                stop_words: Some(["cc".to_string()].into_iter().collect()),
+                ..spec()
+            };
+            let input = Input::Docs(&docs);
+            assert!(counts_token_ids(&input, &s));
+            let a = fit_ngrams(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
+            let b = fit_strings(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
+            assert!(a.terms().eq(b.terms()));
+            assert!(a.n_terms() > 0);
+            assert_eq!(a.csr, b.csr);
+        }
     }
 
     #[test]
