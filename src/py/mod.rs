@@ -4,8 +4,8 @@ use pyo3::prelude::*;
 
 mod cooccur;
 mod errors;
-mod glove;
 mod fasttext;
+mod glove;
 pub(crate) mod signals;
 mod svd;
 mod text;
