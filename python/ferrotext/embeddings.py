@@ -422,14 +422,7 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         kind, X = self._corpus(X)
         if kind == "files":
             raise TypeError("transform takes documents (strings or token lists), not file paths")
-        kv = self.wv
-        get = kv.key_to_index.get
-        out = np.zeros((len(X), self.vector_size), np.float32)
-        for row, toks in enumerate(self._sentences(X)):
-            ids = [i for i in map(get, toks) if i is not None]
-            if ids:
-                out[row] = kv.vectors[ids].mean(axis=0)
-        return out
+        return self.wv._document_means(self._sentences(X), len(X))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "wv")

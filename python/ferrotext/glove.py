@@ -125,6 +125,15 @@ def _check_matrix(X, vocabulary):
     return indptr, indices, np.ascontiguousarray(data), vocabulary
 
 
+def _document_tokens(doc):
+    """A document for ``transform``: a string (split on whitespace) or a list of tokens."""
+    if isinstance(doc, str):
+        return doc.split()
+    if isinstance(doc, (bytes, bytearray)) or not hasattr(doc, "__iter__"):
+        raise TypeError(f"each document must be a string or a list of string tokens, got {type(doc).__name__}")
+    return doc
+
+
 class GloVe(TransformerMixin, BaseEstimator):
     """GloVe word vectors, trained as Stanford's ``glove.c`` trains them.
 
@@ -351,20 +360,7 @@ class GloVe(TransformerMixin, BaseEstimator):
         if isinstance(X, (str, bytes, os.PathLike)):
             raise TypeError("transform takes a list of documents (strings or token lists), not a single string or path")
         docs = list(X)
-        kv = self.wv
-        get = kv.key_to_index.get
-        out = np.zeros((len(docs), kv.vector_size), np.float32)
-        for row, doc in enumerate(docs):
-            if isinstance(doc, str):
-                toks = doc.split()
-            elif isinstance(doc, (bytes, bytearray)) or not hasattr(doc, "__iter__"):
-                raise TypeError(f"each document must be a string or a list of string tokens, got {type(doc).__name__}")
-            else:
-                toks = doc
-            ids = [i for i in map(get, toks) if i is not None]
-            if ids:
-                out[row] = kv.vectors[ids].mean(axis=0)
-        return out
+        return self.wv._document_means(map(_document_tokens, docs), len(docs))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "wv")

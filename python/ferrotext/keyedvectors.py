@@ -143,6 +143,17 @@ class KeyedVectors:
         restrict = len(self) if restrict is None else int(restrict)
         return _core.kv_top_k(self.vectors, self.norms, queries, int(k), restrict, self._threads())
 
+    def _document_means(self, token_lists, n_documents):
+        """Mean vector of each document's known tokens (zeros when it has none), float32
+        ``(n_documents, vector_size)``: the ``transform`` of Word2Vec and GloVe."""
+        get = self.key_to_index.get
+        out = np.zeros((n_documents, self.vector_size), np.float32)
+        for row, tokens in enumerate(token_lists):
+            ids = [i for i in map(get, tokens) if i is not None]
+            if ids:
+                out[row] = self.vectors[ids].mean(axis=0)
+        return out
+
     # ----------------------------------------------------------------- queries
     def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False, ignore_missing=True):
         """Weighted mean of (unit) vectors of keys or raw vectors, as gensim's."""
