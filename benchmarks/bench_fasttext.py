@@ -119,7 +119,7 @@ def child_skipgram(side, a):
     if side == "fasttext":
         import fasttext
 
-        model = fasttext.train_unsupervised(a["corpus"], model="skipgram", dim=100, epoch=5, thread=a["threads"], verbose=2)
+        model = fasttext.train_unsupervised(a["corpus"], model="skipgram", dim=100, epoch=5, thread=a["threads"], seed=a["seed"], verbose=2)
         seconds = time.perf_counter() - t0
         words = model.get_words()
         kv = KeyedVectors(np.vstack([model.get_word_vector(w) for w in words]), words)
@@ -181,6 +181,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="skip-gram on a prefix (20,000 lines, ~750k tokens)")
     parser.add_argument("--seeds", type=int, default=1, help="skip-gram: mean over this many seeds")
+    parser.add_argument("--sides", default="fasttext,ferrotext",
+                        help="skip-gram: which sides to run (one side alone prints no ratio)")
     args = parser.parse_args()
 
     if args.child:
@@ -214,11 +216,12 @@ def main():
                 data / "english_corpus" / "enwiki2014_13M_text8style.txt.gz", tmp / "corpus.txt",
                 max_lines=20_000 if args.quick else None,
             )
-            runs = {"fasttext": [], "ferrotext": []}
+            runs = {side: [] for side in args.sides.split(",")}
             for seed in range(args.seeds):
                 for side in runs:
                     runs[side].append(run_child("skipgram", side, {**common, "corpus": str(corpus), "seed": seed}))
-            results = {}
+                    print(f"  skip-gram seed {seed} {side}: {json.dumps(runs[side][-1])}", flush=True)
+            results = {"fasttext": {"error": "not run"}, "ferrotext": {"error": "not run"}}
             for side, rs in runs.items():
                 ok = [r for r in rs if "error" not in r]
                 if not ok:
