@@ -117,9 +117,16 @@ def child_skipgram(side, a):
     data = Path(a["data"])
     t0 = time.perf_counter()
     if side == "fasttext":
-        import fasttext
+        from fasttext import FastText as F
 
-        model = fasttext.train_unsupervised(a["corpus"], model="skipgram", dim=100, epoch=5, thread=a["threads"], seed=a["seed"], verbose=2)
+        # train_unsupervised() does not pass `seed` on (only train_supervised does), so build
+        # the package's argument object the way train_unsupervised does, with the seed set.
+        args = dict(F.unsupervised_default, input=a["corpus"], model="skipgram", dim=100, epoch=5,
+                    thread=a["threads"], verbose=2, seed=a["seed"])
+        built = F._build_args(args, set(args))
+        model = F._FastText(args=built)
+        F.fasttext.train(model.f, built)
+        model.set_args(model.f.getArgs())
         seconds = time.perf_counter() - t0
         words = model.get_words()
         kv = KeyedVectors(np.vstack([model.get_word_vector(w) for w in words]), words)
