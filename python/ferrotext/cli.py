@@ -29,14 +29,29 @@ class CLIError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _bounded_number(kind: type, minimum: float, inclusive: bool, phrase: str):
+    """An argparse type: parse `kind` (int or float) and require a finite value above `minimum`
+    (or equal to it when `inclusive`). `phrase` completes "expected ..." in the error message."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {phrase}, got {text!r}") from None
+        # NaN fails both comparisons; inf is no usable size or rate either.
+        in_range = value >= minimum if inclusive else value > minimum
+        if not in_range or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {phrase}, got {text!r}")
+        return value
+
+    parse.__name__ = phrase.replace(" ", "_")  # argparse names the type in some messages
+    return parse
+
+
+_positive_int = _bounded_number(int, 1, True, "a positive integer")
+_nonnegative_int = _bounded_number(int, 0, True, "an integer >= 0")
+_positive_float = _bounded_number(float, 0.0, False, "a positive number")
+_nonnegative_float = _bounded_number(float, 0.0, True, "a number >= 0")
 
 
 def _jobs(text: str) -> int:
@@ -513,16 +528,6 @@ def run_topics(args) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _add_glove(sub) -> None:
     p = sub.add_parser(
         "glove",
@@ -589,26 +594,6 @@ def run_glove(args) -> int:
 # --------------------------------------------------------------------------------------------
 # fasttext (fastText's own command line: supervised | skipgram | cbow | predict | test)
 # --------------------------------------------------------------------------------------------
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def _top_k(text: str) -> int:
