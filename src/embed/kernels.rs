@@ -5,6 +5,7 @@
 //! (`is_x86_feature_detected!`), with the portable version as the fallback. The choice is
 //! made once per process, so results stay bit-reproducible on a given machine.
 
+use super::hogwild::HogwildMatrix;
 use std::sync::OnceLock;
 
 #[inline(always)]
@@ -113,6 +114,16 @@ pub trait Simd: Copy + Send + Sync {
     /// `y *= alpha`.
     fn scale(self, alpha: f32, y: &mut [f32]) {
         y.iter_mut().for_each(|v| *v *= alpha);
+    }
+    /// `m.load_row(i, out)`, in the way that suits these kernels' loads of `out`.
+    #[inline(always)]
+    fn load_row(self, m: &HogwildMatrix, i: usize, out: &mut [f32]) {
+        m.load_row(i, out)
+    }
+    /// `m.store_row(i, values)`, in the way that suits these kernels' stores of `values`.
+    #[inline(always)]
+    fn store_row(self, m: &HogwildMatrix, i: usize, values: &[f32]) {
+        m.store_row(i, values)
     }
 }
 
@@ -228,6 +239,14 @@ impl Simd for Avx2Fma {
     fn axpy(self, alpha: f32, x: &[f32], y: &mut [f32]) {
         // SAFETY: as above.
         unsafe { axpy_fma(alpha, x, y) }
+    }
+    #[inline(always)]
+    fn load_row(self, m: &HogwildMatrix, i: usize, out: &mut [f32]) {
+        m.load_row_avx(i, out)
+    }
+    #[inline(always)]
+    fn store_row(self, m: &HogwildMatrix, i: usize, values: &[f32]) {
+        m.store_row_avx(i, values)
     }
 }
 
