@@ -150,6 +150,13 @@ impl HogwildMatrix {
         self.store_row(i, values)
     }
 
+    /// Row `i` for 16-byte access from AVX code, when this matrix allows it.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) fn wide_row(&self, i: usize) -> Option<wide::WideRow<'_>> {
+        self.wide.then(|| wide::WideRow { row: self.row(i) })
+    }
+
     /// Overwrites row `i` with `values` (`padded_dim()` long).
     #[inline]
     pub fn store_row(&self, i: usize, values: &[f32]) {
@@ -261,8 +268,102 @@ impl HogwildMatrix {
 /// `AtomicU64` accesses it stands for (no 64-bit half can tear), which is how the Rust memory
 /// model sees these `asm!` blocks: the matrix is only ever accessed by 64-bit relaxed atomics.
 /// The private side (`out` / `values`) is ordinary memory owned by the caller.
-mod wide {
+pub(crate) mod wide {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::{__m128, __m256};
     use std::sync::atomic::AtomicU64;
+
+    /// A row of a matrix that allows 16-byte access (see [`super::HogwildMatrix::wide_row`]):
+    /// the CPU has AVX, and the row is 16-byte aligned with an even number of pairs.
+    #[cfg(target_arch = "x86_64")]
+    #[derive(Clone, Copy)]
+    pub(crate) struct WideRow<'a> {
+        pub(super) row: &'a [AtomicU64],
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl WideRow<'_> {
+        /// Number of 4-float quads.
+        #[inline(always)]
+        pub(crate) fn quads(self) -> usize {
+            self.row.len() / 2
+        }
+
+        /// Floats `4q..4q + 4`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn load4(self, q: usize) -> __m128 {
+            let cell = &self.row[2 * q..2 * q + 2];
+            let v: __m128;
+            // SAFETY: an aligned 16-byte atomic read of `cell` (see the module comment).
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps {v}, xmmword ptr [{p}]",
+                    p = in(reg) cell.as_ptr(),
+                    v = out(xmm_reg) v,
+                    options(nostack, preserves_flags, readonly),
+                );
+            }
+            v
+        }
+
+        /// Floats `4q..4q + 8`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn load8(self, q: usize) -> __m256 {
+            let cell = &self.row[2 * q..2 * q + 4];
+            let v: __m256;
+            // SAFETY: two aligned 16-byte atomic reads inside `cell`.
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps {v:x}, xmmword ptr [{p}]",
+                    "vmovaps {t}, xmmword ptr [{p} + 16]",
+                    "vinsertf128 {v}, {v}, {t}, 1",
+                    p = in(reg) cell.as_ptr(),
+                    v = out(ymm_reg) v,
+                    t = out(xmm_reg) _,
+                    options(nostack, preserves_flags, readonly),
+                );
+            }
+            v
+        }
+
+        /// Overwrites floats `4q..4q + 4`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn store4(self, q: usize, v: __m128) {
+            let cell = &self.row[2 * q..2 * q + 2];
+            // SAFETY: an aligned 16-byte atomic write of `cell` (atomics live in
+            // `UnsafeCell`s, so writing through a shared reference is allowed).
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps xmmword ptr [{p}], {v}",
+                    p = in(reg) cell.as_ptr(),
+                    v = in(xmm_reg) v,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+
+        /// Overwrites floats `4q..4q + 8`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn store8(self, q: usize, v: __m256) {
+            let cell = &self.row[2 * q..2 * q + 4];
+            // SAFETY: two aligned 16-byte atomic writes inside `cell`.
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps xmmword ptr [{p}], {v:x}",
+                    "vextractf128 {t}, {v}, 1",
+                    "vmovaps xmmword ptr [{p} + 16], {t}",
+                    p = in(reg) cell.as_ptr(),
+                    v = in(ymm_reg) v,
+                    t = out(xmm_reg) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+    }
 
     /// AVX present (detected once).
     pub(super) fn available() -> bool {

@@ -258,8 +258,7 @@ impl Shared<'_> {
                         }
                         (t, 0.0f32)
                     };
-                    k.load_row(self.syn1, t as usize, s_l2);
-                    let f_dot = k.dot(l1, s_l2);
+                    let f_dot = k.load_row_dot(self.syn1, t as usize, l1, s_l2);
                     if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
                         continue;
                     }
@@ -267,17 +266,14 @@ impl Shared<'_> {
                     let g = (label - self.tables.sigmoid[idx]) * alpha;
                     let li = if d == 0 { idx } else { Tables::index(-f_dot) };
                     loss -= self.tables.log_sigmoid[li] as f64;
-                    k.axpy(g, s_l2, neu1e);
-                    k.axpy(g, l1, s_l2);
-                    k.store_row(self.syn1, t as usize, s_l2);
+                    k.update_row(self.syn1, t as usize, g, l1, s_l2, neu1e);
                 }
             }
             Loss::HierarchicalSoftmax => {
                 let Some(h) = &self.huffman else { return 0.0 };
                 let (a, b) = (h.offsets[target as usize], h.offsets[target as usize + 1]);
                 for (&code, &point) in h.codes[a..b].iter().zip(&h.points[a..b]) {
-                    k.load_row(self.syn1, point as usize, s_l2);
-                    let f_dot = k.dot(l1, s_l2);
+                    let f_dot = k.load_row_dot(self.syn1, point as usize, l1, s_l2);
                     if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
                         continue;
                     }
@@ -285,9 +281,7 @@ impl Shared<'_> {
                     let g = (1.0 - code as f32 - self.tables.sigmoid[idx]) * alpha;
                     let sgn = if code == 0 { f_dot } else { -f_dot };
                     loss -= self.tables.log_sigmoid[Tables::index(sgn)] as f64;
-                    k.axpy(g, s_l2, neu1e);
-                    k.axpy(g, l1, s_l2);
-                    k.store_row(self.syn1, point as usize, s_l2);
+                    k.update_row(self.syn1, point as usize, g, l1, s_l2, neu1e);
                 }
             }
         }
