@@ -1,5 +1,7 @@
 //! Profiling driver for word2vec training on a text file (not part of the package):
 //! `cargo run --release --no-default-features --example w2v_prof -- FILE sg|cbow ns|hs THREADS EPOCHS`
+#![allow(clippy::unwrap_used)]
+
 use ferrotext::embed::corpus::{FileSource, VocabCounter};
 use ferrotext::embed::word2vec::{init_vectors, train, Architecture, Loss, Word2VecParams};
 use ferrotext::runtime::NeverInterrupt;

@@ -427,6 +427,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn fused_row_kernels_match_copy_then_compute() {
         for dim in [1usize, 3, 4, 8, 13, 16, 24, 100, 301] {
             let vals: Vec<f32> = (0..3 * dim).map(|i| (i as f32 * 0.37).sin()).collect();
