@@ -4,18 +4,30 @@
 //! Concurrent updates of the same row may lose one another's contribution, which is exactly
 //! the race Hogwild tolerates, but there is no undefined behaviour: every access is atomic.
 //! On x86-64 and AArch64 a relaxed 32-bit atomic load/store is an ordinary move.
+//!
+//! Row copies (`load_row` / `store_row`) on x86-64 CPUs with AVX move 16 bytes per instruction
+//! (see [`wide`]): in the memory model each such move is two relaxed `AtomicU64` accesses, so
+//! every access to the matrix is still a 64-bit relaxed atomic, whichever method made it.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A row-major matrix of `f32` that many threads may read and write at once.
 ///
 /// Two neighbouring `f32` share one `AtomicU64` (low half = even column), which halves the
-/// number of atomic instructions per row; rows are padded to an even length with a zero that
-/// stays zero (every update is a multiple of another padded row whose padding is zero).
+/// number of atomic instructions per row; rows are padded to a multiple of four floats with
+/// zeros that stay zero (every update is a multiple of another padded row whose padding is
+/// zero), so that every row starts on a 16-byte boundary when the buffer does.
 pub struct HogwildMatrix {
     data: Vec<AtomicU64>,
     dim: usize,
     half: usize,
+    /// 16-byte row copies are allowed: the CPU has AVX and the buffer is 16-byte aligned.
+    wide: bool,
+}
+
+/// `u64` pairs per row: `dim` floats rounded up to a multiple of four.
+fn pairs_per_row(dim: usize) -> usize {
+    2 * dim.div_ceil(4)
 }
 
 #[inline(always)]
@@ -27,7 +39,7 @@ impl HogwildMatrix {
     /// Wraps a row-major `rows x dim` matrix given as a flat slice.
     pub fn from_slice(values: &[f32], dim: usize) -> Self {
         let dim = dim.max(1);
-        let half = dim.div_ceil(2);
+        let half = pairs_per_row(dim);
         let mut data = Vec::with_capacity(values.len() / dim * half);
         for row in values.chunks_exact(dim) {
             let mut pairs = row.chunks_exact(2);
@@ -37,8 +49,21 @@ impl HogwildMatrix {
             if let [last] = pairs.remainder() {
                 data.push(AtomicU64::new(pack(*last, 0.0)));
             }
+            for _ in dim.div_ceil(2)..half {
+                data.push(AtomicU64::new(0));
+            }
         }
-        HogwildMatrix { data, dim, half }
+        Self::with_data(data, dim, half)
+    }
+
+    fn with_data(data: Vec<AtomicU64>, dim: usize, half: usize) -> Self {
+        let wide = wide::available() && (data.as_ptr() as usize) % 16 == 0;
+        HogwildMatrix {
+            data,
+            dim,
+            half,
+            wide,
+        }
     }
 
     /// Number of rows.
@@ -82,17 +107,67 @@ impl HogwildMatrix {
     /// Copies row `i` into `out` (`out.len() == padded_dim()`).
     #[inline]
     pub fn load_row(&self, i: usize, out: &mut [f32]) {
-        for (o, a) in out.chunks_exact_mut(2).zip(self.row(i)) {
+        let row = self.row(i);
+        #[cfg(target_arch = "x86_64")]
+        if self.wide && out.len() >= 2 * row.len() {
+            // SAFETY: `wide` means AVX is present and rows are 16-byte aligned with an even
+            // number of pairs; `out` holds the whole row.
+            unsafe { wide::load(row, out, false) };
+            return;
+        }
+        for (o, a) in out.chunks_exact_mut(2).zip(row) {
             let x = a.load(Relaxed);
             o[0] = f32::from_bits(x as u32);
             o[1] = f32::from_bits((x >> 32) as u32);
         }
     }
 
+    /// [`Self::load_row`] for code compiled with AVX enabled: writes `out` 32 bytes at a time,
+    /// so that 32-byte loads of `out` right after are forwarded from the store buffer.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn load_row_avx(&self, i: usize, out: &mut [f32]) {
+        let row = self.row(i);
+        if self.wide && out.len() >= 2 * row.len() {
+            // SAFETY: as in `load_row`; the caller's code runs only on AVX CPUs anyway.
+            unsafe { wide::load(row, out, true) };
+            return;
+        }
+        self.load_row(i, out)
+    }
+
+    /// [`Self::store_row`] for code compiled with AVX enabled: reads `values` 32 bytes at a
+    /// time.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn store_row_avx(&self, i: usize, values: &[f32]) {
+        let row = self.row(i);
+        if self.wide && values.len() >= 2 * row.len() {
+            // SAFETY: as in `load_row`.
+            unsafe { wide::store(row, values, true) };
+            return;
+        }
+        self.store_row(i, values)
+    }
+
+    /// Row `i` for 16-byte access from AVX code, when this matrix allows it.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) fn wide_row(&self, i: usize) -> Option<wide::WideRow<'_>> {
+        self.wide.then(|| wide::WideRow { row: self.row(i) })
+    }
+
     /// Overwrites row `i` with `values` (`padded_dim()` long).
     #[inline]
     pub fn store_row(&self, i: usize, values: &[f32]) {
-        for (v, a) in values.chunks_exact(2).zip(self.row(i)) {
+        let row = self.row(i);
+        #[cfg(target_arch = "x86_64")]
+        if self.wide && values.len() >= 2 * row.len() {
+            // SAFETY: as in `load_row`.
+            unsafe { wide::store(row, values, false) };
+            return;
+        }
+        for (v, a) in values.chunks_exact(2).zip(row) {
             a.store(pack(v[0], v[1]), Relaxed);
         }
     }
@@ -113,9 +188,9 @@ impl HogwildMatrix {
     /// A `rows x dim` matrix of zeros.
     pub fn zeros(rows: usize, dim: usize) -> Self {
         let dim = dim.max(1);
-        let half = dim.div_ceil(2);
+        let half = pairs_per_row(dim);
         let data = (0..rows * half).map(|_| AtomicU64::new(0)).collect();
-        HogwildMatrix { data, dim, half }
+        Self::with_data(data, dim, half)
     }
 
     /// `out += scale * row_i` (`out` is `padded_dim()` long), without a temporary copy.
@@ -158,6 +233,8 @@ impl HogwildMatrix {
     pub fn into_vec(mut self) -> Vec<f32> {
         let rows = self.rows();
         let (dim, half) = (self.dim, self.half);
+        // Shrinking may move the buffer off its 16-byte alignment.
+        self.wide = false;
         let mut out = vec![0.0f32; rows * dim];
         let mut buf = vec![0.0f32; 2 * half];
         // Release memory every ~8 MB of rows.
@@ -185,6 +262,223 @@ impl HogwildMatrix {
     }
 }
 
+/// 16-byte row copies. Intel (SDM vol. 3A, 9.1.1) and AMD (APM vol. 2, 7.3.2) guarantee that
+/// on CPUs with AVX a 16-byte-aligned `(V)MOVAPS` with a 16-byte (VEX.128) operand is a
+/// single atomic access. Each such move is therefore at least as strong as the two relaxed
+/// `AtomicU64` accesses it stands for (no 64-bit half can tear), which is how the Rust memory
+/// model sees these `asm!` blocks: the matrix is only ever accessed by 64-bit relaxed atomics.
+/// The private side (`out` / `values`) is ordinary memory owned by the caller.
+pub(crate) mod wide {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::{__m128, __m256};
+    use std::sync::atomic::AtomicU64;
+
+    /// A row of a matrix that allows 16-byte access (see [`super::HogwildMatrix::wide_row`]):
+    /// the CPU has AVX, and the row is 16-byte aligned with an even number of pairs.
+    #[cfg(target_arch = "x86_64")]
+    #[derive(Clone, Copy)]
+    pub(crate) struct WideRow<'a> {
+        pub(super) row: &'a [AtomicU64],
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl WideRow<'_> {
+        /// Number of 4-float quads.
+        #[inline(always)]
+        pub(crate) fn quads(self) -> usize {
+            self.row.len() / 2
+        }
+
+        /// Floats `4q..4q + 4`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn load4(self, q: usize) -> __m128 {
+            let cell = &self.row[2 * q..2 * q + 2];
+            let v: __m128;
+            // SAFETY: an aligned 16-byte atomic read of `cell` (see the module comment).
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps {v}, xmmword ptr [{p}]",
+                    p = in(reg) cell.as_ptr(),
+                    v = out(xmm_reg) v,
+                    options(nostack, preserves_flags, readonly),
+                );
+            }
+            v
+        }
+
+        /// Floats `4q..4q + 8`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn load8(self, q: usize) -> __m256 {
+            let cell = &self.row[2 * q..2 * q + 4];
+            let v: __m256;
+            // SAFETY: two aligned 16-byte atomic reads inside `cell`.
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps {v:x}, xmmword ptr [{p}]",
+                    "vmovaps {t}, xmmword ptr [{p} + 16]",
+                    "vinsertf128 {v}, {v}, {t}, 1",
+                    p = in(reg) cell.as_ptr(),
+                    v = out(ymm_reg) v,
+                    t = out(xmm_reg) _,
+                    options(nostack, preserves_flags, readonly),
+                );
+            }
+            v
+        }
+
+        /// Overwrites floats `4q..4q + 4`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn store4(self, q: usize, v: __m128) {
+            let cell = &self.row[2 * q..2 * q + 2];
+            // SAFETY: an aligned 16-byte atomic write of `cell` (atomics live in
+            // `UnsafeCell`s, so writing through a shared reference is allowed).
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps xmmword ptr [{p}], {v}",
+                    p = in(reg) cell.as_ptr(),
+                    v = in(xmm_reg) v,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+
+        /// Overwrites floats `4q..4q + 8`.
+        #[target_feature(enable = "avx")]
+        #[inline]
+        pub(crate) fn store8(self, q: usize, v: __m256) {
+            let cell = &self.row[2 * q..2 * q + 4];
+            // SAFETY: two aligned 16-byte atomic writes inside `cell`.
+            unsafe {
+                std::arch::asm!(
+                    "vmovaps xmmword ptr [{p}], {v:x}",
+                    "vextractf128 {t}, {v}, 1",
+                    "vmovaps xmmword ptr [{p} + 16], {t}",
+                    p = in(reg) cell.as_ptr(),
+                    v = in(ymm_reg) v,
+                    t = out(xmm_reg) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+    }
+
+    /// AVX present (detected once).
+    pub(super) fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            static FLAG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *FLAG.get_or_init(|| is_x86_feature_detected!("avx"))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// Copies `row` (16-byte aligned, even length) into `out[..2 * row.len()]`; with `ymm`,
+    /// joins two 16-byte loads into one 32-byte store (the caller's code must then run with
+    /// AVX, which it does, being compiled for it).
+    ///
+    /// # Safety
+    /// The CPU has AVX, `row` starts on a 16-byte boundary and has an even length, and
+    /// `out.len() >= 2 * row.len()`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) unsafe fn load(row: &[AtomicU64], out: &mut [f32], ymm: bool) {
+        use std::arch::asm;
+        let quads = row.len() / 2;
+        let src = row.as_ptr() as *const u8;
+        let dst = out.as_mut_ptr() as *mut u8;
+        let mut q = 0;
+        if ymm {
+            while q + 2 <= quads {
+                // SAFETY: both 16-byte reads are aligned and inside `row`, the 32-byte write
+                // inside `out` (caller's contract).
+                unsafe {
+                    asm!(
+                        "vmovaps {a}, xmmword ptr [{s}]",
+                        "vmovaps {b}, xmmword ptr [{s} + 16]",
+                        "vinsertf128 {a:y}, {a:y}, {b}, 1",
+                        "vmovups ymmword ptr [{d}], {a:y}",
+                        s = in(reg) src.add(16 * q),
+                        d = in(reg) dst.add(16 * q),
+                        a = out(xmm_reg) _,
+                        b = out(xmm_reg) _,
+                        options(nostack, preserves_flags),
+                    );
+                }
+                q += 2;
+            }
+        }
+        while q < quads {
+            // SAFETY: an aligned 16-byte read inside `row`, a 16-byte write inside `out`.
+            unsafe {
+                asm!(
+                    "vmovaps {a}, xmmword ptr [{s}]",
+                    "vmovups xmmword ptr [{d}], {a}",
+                    s = in(reg) src.add(16 * q),
+                    d = in(reg) dst.add(16 * q),
+                    a = out(xmm_reg) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+            q += 1;
+        }
+    }
+
+    /// Copies `values[..2 * row.len()]` into `row`; with `ymm`, reads `values` 32 bytes at a
+    /// time (as [`load`]).
+    ///
+    /// # Safety
+    /// As for [`load`], with `values.len() >= 2 * row.len()`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) unsafe fn store(row: &[AtomicU64], values: &[f32], ymm: bool) {
+        use std::arch::asm;
+        let quads = row.len() / 2;
+        let src = values.as_ptr() as *const u8;
+        let dst = row.as_ptr() as *mut u8;
+        let mut q = 0;
+        if ymm {
+            while q + 2 <= quads {
+                // SAFETY: a 32-byte read inside `values`, two aligned 16-byte writes inside
+                // `row`.
+                unsafe {
+                    asm!(
+                        "vmovups {a:y}, ymmword ptr [{s}]",
+                        "vextractf128 {b}, {a:y}, 1",
+                        "vmovaps xmmword ptr [{d}], {a}",
+                        "vmovaps xmmword ptr [{d} + 16], {b}",
+                        s = in(reg) src.add(16 * q),
+                        d = in(reg) dst.add(16 * q),
+                        a = out(xmm_reg) _,
+                        b = out(xmm_reg) _,
+                        options(nostack, preserves_flags),
+                    );
+                }
+                q += 2;
+            }
+        }
+        for q in q..quads {
+            // SAFETY: a 16-byte read inside `values`, an aligned 16-byte write inside `row`
+            // (atomics live in `UnsafeCell`s, so writing through a shared reference is allowed).
+            unsafe {
+                asm!(
+                    "vmovups {a}, xmmword ptr [{s}]",
+                    "vmovaps xmmword ptr [{d}], {a}",
+                    s = in(reg) src.add(16 * q),
+                    d = in(reg) dst.add(16 * q),
+                    a = out(xmm_reg) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,13 +494,20 @@ mod tests {
         // Rows longer than one unrolled step of four pairs, with a remainder.
         let vals: Vec<f32> = (0..2 * 13).map(|x| x as f32 * 0.5 - 3.0).collect();
         let wide = HogwildMatrix::from_slice(&vals, 13);
-        let mut buf = vec![9.0f32; 14];
+        assert_eq!(wide.padded_dim(), 16);
+        let mut buf = vec![9.0f32; 16];
         wide.load_row(1, &mut buf);
         assert_eq!(&buf[..13], &vals[13..]);
-        assert_eq!(buf[13], 0.0);
+        assert_eq!(&buf[13..], &[0.0; 3]);
         buf[0] = 42.0;
         wide.store_row(0, &buf);
-        let mut back = vec![0.0f32; 14];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut y = vec![0.0f32; 16];
+            wide.load_row_avx(0, &mut y);
+            assert_eq!(y, buf);
+        }
+        let mut back = vec![0.0f32; 16];
         wide.load_row(0, &mut back);
         assert_eq!(back, buf);
         m.store_row(0, &[-1.0, f32::MIN_POSITIVE, 0.5, 0.0]);
@@ -223,12 +524,12 @@ mod tests {
     fn helpers_agree_with_row_copies() {
         let vals: Vec<f32> = (0..15).map(|v| v as f32 * 0.5 - 3.0).collect();
         let m = HogwildMatrix::from_slice(&vals, 5);
-        let x = [1.0, -2.0, 0.5, 4.0, 3.0, 0.0];
-        let mut row = [0.0f32; 6];
+        let x = [1.0, -2.0, 0.5, 4.0, 3.0, 0.0, 0.0, 0.0];
+        let mut row = [0.0f32; 8];
         m.load_row(2, &mut row);
         let want: f32 = row.iter().zip(&x).map(|(a, b)| a * b).sum();
         assert!((m.dot_row(2, &x) - want).abs() < 1e-5);
-        let mut acc = [1.0f32; 6];
+        let mut acc = [1.0f32; 8];
         m.add_row_to(1, 2.0, &mut acc);
         m.load_row(1, &mut row);
         for j in 0..5 {

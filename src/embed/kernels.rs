@@ -5,6 +5,9 @@
 //! (`is_x86_feature_detected!`), with the portable version as the fallback. The choice is
 //! made once per process, so results stay bit-reproducible on a given machine.
 
+#[cfg(target_arch = "x86_64")]
+use super::hogwild::wide::WideRow;
+use super::hogwild::HogwildMatrix;
 use std::sync::OnceLock;
 
 #[inline(always)]
@@ -114,6 +117,40 @@ pub trait Simd: Copy + Send + Sync {
     fn scale(self, alpha: f32, y: &mut [f32]) {
         y.iter_mut().for_each(|v| *v *= alpha);
     }
+    /// `m.load_row(i, out)`, in the way that suits these kernels' loads of `out`.
+    #[inline(always)]
+    fn load_row(self, m: &HogwildMatrix, i: usize, out: &mut [f32]) {
+        m.load_row(i, out)
+    }
+    /// `m.store_row(i, values)`, in the way that suits these kernels' stores of `values`.
+    #[inline(always)]
+    fn store_row(self, m: &HogwildMatrix, i: usize, values: &[f32]) {
+        m.store_row(i, values)
+    }
+    /// Copies row `i` of `m` into `copy` and returns `x . row` (as `load_row` + `dot`, with
+    /// the same result, in one pass where the CPU allows).
+    #[inline(always)]
+    fn load_row_dot(self, m: &HogwildMatrix, i: usize, x: &[f32], copy: &mut [f32]) -> f32 {
+        self.load_row(m, i, copy);
+        self.dot(x, copy)
+    }
+    /// The output-row step of word2vec / fastText: `grad += g * copy`, then row `i` of `m` :=
+    /// `copy + g * x` (`copy` is row `i` as read before). Same results as two `axpy` and a
+    /// `store_row`; `copy` is left unspecified.
+    #[inline(always)]
+    fn update_row(
+        self,
+        m: &HogwildMatrix,
+        i: usize,
+        g: f32,
+        x: &[f32],
+        copy: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        self.axpy(g, copy, grad);
+        self.axpy(g, x, copy);
+        self.store_row(m, i, copy);
+    }
 }
 
 /// Portable kernels (whatever the compiler makes of them for the baseline target).
@@ -217,6 +254,85 @@ fn axpy_fma(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// [`dot_fma`]`(x, row)` while copying `row` into `copy`, with the same summation order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn load_row_dot_fma(row: WideRow<'_>, x: &[f32], copy: &mut [f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = 4 * row.quads();
+    let (x, copy) = (&x[..n], &mut copy[..n]);
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (loads / stores of `x`, `copy`): 8 floats at `i..i + 8 <= n`.
+    while i + 16 <= n {
+        let (r0, r1) = (row.load8(i / 4), row.load8(i / 4 + 2));
+        unsafe {
+            _mm256_storeu_ps(copy.as_mut_ptr().add(i), r0);
+            _mm256_storeu_ps(copy.as_mut_ptr().add(i + 8), r1);
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i)), r0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i + 8)), r1, acc1);
+        }
+        i += 16;
+    }
+    if i + 8 <= n {
+        let r0 = row.load8(i / 4);
+        unsafe {
+            _mm256_storeu_ps(copy.as_mut_ptr().add(i), r0);
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i)), r0, acc0);
+        }
+        i += 8;
+    }
+    let acc = _mm256_add_ps(acc0, acc1);
+    let quad = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+    let one = _mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair));
+    let mut s = _mm_cvtss_f32(one);
+    if i < n {
+        // SAFETY: `n - i == 4` here (`n` is a multiple of 4).
+        unsafe { _mm_storeu_ps(copy.as_mut_ptr().add(i), row.load4(i / 4)) };
+        for (a, b) in x[i..].iter().zip(&copy[i..]) {
+            s = a.mul_add(*b, s);
+        }
+    }
+    s
+}
+
+/// `grad += g * copy; row := copy + g * x`, 8 floats at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn update_row_fma(row: WideRow<'_>, g: f32, x: &[f32], copy: &[f32], grad: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = 4 * row.quads();
+    let (x, copy, grad) = (&x[..n], &copy[..n], &mut grad[..n]);
+    let vg = _mm256_set1_ps(g);
+    let mut i = 0;
+    // SAFETY (loads / stores of `x`, `copy`, `grad`): 8 or 4 floats inside `..n`.
+    while i + 8 <= n {
+        unsafe {
+            let c = _mm256_loadu_ps(copy.as_ptr().add(i));
+            let pg = grad.as_mut_ptr().add(i);
+            _mm256_storeu_ps(pg, _mm256_fmadd_ps(vg, c, _mm256_loadu_ps(pg)));
+            row.store8(
+                i / 4,
+                _mm256_fmadd_ps(vg, _mm256_loadu_ps(x.as_ptr().add(i)), c),
+            );
+        }
+        i += 8;
+    }
+    if i < n {
+        let vg = _mm_set1_ps(g);
+        unsafe {
+            let c = _mm_loadu_ps(copy.as_ptr().add(i));
+            let pg = grad.as_mut_ptr().add(i);
+            _mm_storeu_ps(pg, _mm_fmadd_ps(vg, c, _mm_loadu_ps(pg)));
+            row.store4(i / 4, _mm_fmadd_ps(vg, _mm_loadu_ps(x.as_ptr().add(i)), c));
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 impl Simd for Avx2Fma {
     #[inline(always)]
@@ -228,6 +344,50 @@ impl Simd for Avx2Fma {
     fn axpy(self, alpha: f32, x: &[f32], y: &mut [f32]) {
         // SAFETY: as above.
         unsafe { axpy_fma(alpha, x, y) }
+    }
+    #[inline(always)]
+    fn load_row(self, m: &HogwildMatrix, i: usize, out: &mut [f32]) {
+        m.load_row_avx(i, out)
+    }
+    #[inline(always)]
+    fn store_row(self, m: &HogwildMatrix, i: usize, values: &[f32]) {
+        m.store_row_avx(i, values)
+    }
+    #[inline(always)]
+    fn load_row_dot(self, m: &HogwildMatrix, i: usize, x: &[f32], copy: &mut [f32]) -> f32 {
+        match m.wide_row(i) {
+            // SAFETY: `self` exists only if AVX2 and FMA were detected.
+            Some(row) if x.len() >= 4 * row.quads() && copy.len() >= 4 * row.quads() => unsafe {
+                load_row_dot_fma(row, x, copy)
+            },
+            _ => {
+                self.load_row(m, i, copy);
+                self.dot(x, copy)
+            }
+        }
+    }
+    #[inline(always)]
+    fn update_row(
+        self,
+        m: &HogwildMatrix,
+        i: usize,
+        g: f32,
+        x: &[f32],
+        copy: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        let n = m.padded_dim();
+        match m.wide_row(i) {
+            // SAFETY: as above.
+            Some(row) if x.len() >= n && copy.len() >= n && grad.len() >= n => unsafe {
+                update_row_fma(row, g, x, copy, grad)
+            },
+            _ => {
+                self.axpy(g, copy, grad);
+                self.axpy(g, x, copy);
+                self.store_row(m, i, copy);
+            }
+        }
     }
 }
 
@@ -263,6 +423,60 @@ mod tests {
                     assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-6);
                 }
             }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)]
+    fn fused_row_kernels_match_copy_then_compute() {
+        for dim in [1usize, 3, 4, 8, 13, 16, 24, 100, 301] {
+            let vals: Vec<f32> = (0..3 * dim).map(|i| (i as f32 * 0.37).sin()).collect();
+            let m = HogwildMatrix::from_slice(&vals, dim);
+            let pd = m.padded_dim();
+            let x: Vec<f32> = (0..pd)
+                .map(|i| {
+                    if i < dim {
+                        (i as f32 * 0.11).cos()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let check = |k: &dyn Fn(&HogwildMatrix, &mut [f32], &mut [f32]) -> f32| {
+                let m2 = HogwildMatrix::from_slice(&vals, dim);
+                let (mut copy, mut grad) = (vec![0.0f32; pd], vec![0.5f32; pd]);
+                let d = k(&m2, &mut copy, &mut grad);
+                (d, grad, m2.to_vec())
+            };
+            // Reference: copy, compute, store with the same kernel set.
+            macro_rules! same {
+                ($k:expr) => {{
+                    let k = $k;
+                    let fused = check(&|m2, copy, grad| {
+                        let d = k.load_row_dot(m2, 1, &x, copy);
+                        k.update_row(m2, 1, 0.25, &x, copy, grad);
+                        d
+                    });
+                    let plain = check(&|m2, copy, grad| {
+                        m2.load_row(1, copy);
+                        let d = k.dot(&x, copy);
+                        k.axpy(0.25, copy, grad);
+                        k.axpy(0.25, &x, copy);
+                        m2.store_row(1, copy);
+                        d
+                    });
+                    assert_eq!(fused.0.to_bits(), plain.0.to_bits(), "dim {dim}");
+                    assert_eq!(fused.1, plain.1, "dim {dim}");
+                    assert_eq!(fused.2, plain.2, "dim {dim}");
+                    assert_ne!(fused.2, vals, "dim {dim}: row 1 was updated");
+                }};
+            }
+            same!(Portable);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(k) = Avx2Fma::detect() {
+                same!(k);
+            }
+            let _ = &m;
         }
     }
 }

@@ -258,8 +258,7 @@ impl Shared<'_> {
                         }
                         (t, 0.0f32)
                     };
-                    self.syn1.load_row(t as usize, s_l2);
-                    let f_dot = k.dot(l1, s_l2);
+                    let f_dot = k.load_row_dot(self.syn1, t as usize, l1, s_l2);
                     if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
                         continue;
                     }
@@ -267,17 +266,14 @@ impl Shared<'_> {
                     let g = (label - self.tables.sigmoid[idx]) * alpha;
                     let li = if d == 0 { idx } else { Tables::index(-f_dot) };
                     loss -= self.tables.log_sigmoid[li] as f64;
-                    k.axpy(g, s_l2, neu1e);
-                    k.axpy(g, l1, s_l2);
-                    self.syn1.store_row(t as usize, s_l2);
+                    k.update_row(self.syn1, t as usize, g, l1, s_l2, neu1e);
                 }
             }
             Loss::HierarchicalSoftmax => {
                 let Some(h) = &self.huffman else { return 0.0 };
                 let (a, b) = (h.offsets[target as usize], h.offsets[target as usize + 1]);
                 for (&code, &point) in h.codes[a..b].iter().zip(&h.points[a..b]) {
-                    self.syn1.load_row(point as usize, s_l2);
-                    let f_dot = k.dot(l1, s_l2);
+                    let f_dot = k.load_row_dot(self.syn1, point as usize, l1, s_l2);
                     if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
                         continue;
                     }
@@ -285,9 +281,7 @@ impl Shared<'_> {
                     let g = (1.0 - code as f32 - self.tables.sigmoid[idx]) * alpha;
                     let sgn = if code == 0 { f_dot } else { -f_dot };
                     loss -= self.tables.log_sigmoid[Tables::index(sgn)] as f64;
-                    k.axpy(g, s_l2, neu1e);
-                    k.axpy(g, l1, s_l2);
-                    self.syn1.store_row(point as usize, s_l2);
+                    k.update_row(self.syn1, point as usize, g, l1, s_l2, neu1e);
                 }
             }
         }
@@ -400,7 +394,7 @@ impl Shared<'_> {
                                 continue;
                             }
                             let ctx = sc.sent[j] as usize;
-                            self.syn0.load_row(ctx, &mut sc.l1);
+                            k.load_row(self.syn0, ctx, &mut sc.l1);
                             sc.neu1e.iter_mut().for_each(|x| *x = 0.0);
                             stats.loss += self.predict(
                                 k,
@@ -415,7 +409,7 @@ impl Shared<'_> {
                             // plus the gradient is this thread's updated row: one store
                             // instead of a second load + store.
                             k.axpy(1.0, &sc.neu1e, &mut sc.l1);
-                            self.syn0.store_row(ctx, &sc.l1);
+                            k.store_row(self.syn0, ctx, &sc.l1);
                         }
                     }
                     Architecture::Cbow => {
@@ -448,7 +442,7 @@ impl Shared<'_> {
                         sc.l1.iter_mut().for_each(|x| *x = 0.0);
                         for (c, &w) in sc.ctx_ids.iter().enumerate() {
                             let row = &mut sc.ctx_rows[c * pd..(c + 1) * pd];
-                            self.syn0.load_row(w as usize, row);
+                            k.load_row(self.syn0, w as usize, row);
                             k.axpy(sc.ctx_mult[c], row, &mut sc.l1);
                         }
                         let inv = 1.0 / count as f32;
@@ -469,7 +463,7 @@ impl Shared<'_> {
                         for (c, &w) in sc.ctx_ids.iter().enumerate() {
                             let row = &mut sc.ctx_rows[c * pd..(c + 1) * pd];
                             k.axpy(scale * sc.ctx_mult[c], &sc.neu1e, row);
-                            self.syn0.store_row(w as usize, row);
+                            k.store_row(self.syn0, w as usize, row);
                         }
                     }
                 }
