@@ -309,13 +309,26 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut 
         });
 }
 
-/// Width of the column panels of the fused kernels below: 8 values (one 64-byte cache line) per
-/// row, so the per-row accumulator stays in registers and a panel of the small side
-/// (`rows x 8`) mostly stays in L2 while the sparse matrix streams past.
-const PANEL: usize = 8;
+/// Widest column panel of the fused kernels below: 8 values (one 64-byte cache line) per row,
+/// so the per-row accumulator stays in registers and one panel of the small side (`rows x 8`)
+/// mostly stays in cache while the sparse matrix streams past (16 was not faster on 20
+/// Newsgroups: every pass is bound by the latency of its random row accesses).
+const MAX_PANEL: usize = 8;
+
+fn max_panel() -> usize {
+    // FT_PANEL: experiments only (1, 2, 4, 8 or 16)
+    std::env::var("FT_PANEL")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|w| w.is_power_of_two() && *w <= MAX_PANEL)
+        .unwrap_or(MAX_PANEL)
+}
 
 /// Rows per block of the Gaussian test matrix; block `b` is drawn from the stream `(seed, b)`.
 const GAUSS_BLOCK: usize = 1024;
+
+/// Gaussian blocks generated (and kept) at a time by [`csr_gaussian_sketch`].
+const SKETCH_BLOCKS: usize = 8;
 
 /// Block `b` (`rows x cols`, row-major) of the standard normal test matrix of [`gaussian_rows`].
 fn gaussian_block(seed: u64, b: usize, rows: usize, cols: usize, out: &mut [f64]) {
@@ -339,42 +352,92 @@ pub fn gaussian_rows(seed: u64, rows: usize, cols: usize) -> Vec<f64> {
     out
 }
 
-/// Copies a row-major `(rows x l)` block into `ceil(l / PANEL)` zero-padded panels, each a
-/// row-major `(rows x PANEL)` block.
-fn to_panels(x: &[f64], rows: usize, l: usize) -> Vec<f64> {
-    let np = l.div_ceil(PANEL);
-    let mut out = vec![0.0; np * rows * PANEL];
-    out.par_chunks_mut(rows * PANEL)
-        .enumerate()
-        .for_each(|(p, panel)| {
-            let (c0, w) = (p * PANEL, PANEL.min(l - p * PANEL));
-            for (dst, src) in panel.chunks_exact_mut(PANEL).zip(x.chunks_exact(l)) {
-                dst[..w].copy_from_slice(&src[c0..c0 + w]);
+/// One column panel of a row-major `(rows x l)` block: columns `c0..c0 + w`, stored as a
+/// zero-padded row-major `(rows x pw)` block at offset `off` of the panel buffer.
+#[derive(Clone, Copy, Debug)]
+struct Panel {
+    c0: usize,
+    w: usize,
+    pw: usize,
+    off: usize,
+}
+
+/// Splits `l` columns into panels of power-of-two widths up to [`MAX_PANEL`], the last one
+/// padded to the next power of two (a narrow block, e.g. one Lanczos vector, costs a narrow
+/// pass rather than a full-width one). Returns the panels and the buffer length.
+fn panel_layout(rows: usize, l: usize) -> (Vec<Panel>, usize) {
+    let maxw = max_panel();
+    let (mut panels, mut c0, mut off) = (Vec::new(), 0, 0);
+    while c0 < l {
+        let pw = (l - c0).next_power_of_two().min(maxw);
+        let w = pw.min(l - c0);
+        panels.push(Panel { c0, w, pw, off });
+        c0 += w;
+        off += rows * pw;
+    }
+    (panels, off)
+}
+
+/// Splits `buf` into the (disjoint) slices of the panels.
+fn panel_slices<'a>(buf: &'a mut [f64], panels: &[Panel], rows: usize) -> Vec<&'a mut [f64]> {
+    let mut rest = buf;
+    let mut out = Vec::with_capacity(panels.len());
+    for p in panels {
+        let (head, tail) = rest.split_at_mut(rows * p.pw);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// Copies a row-major `(rows x l)` block into its zero-padded panels.
+fn to_panels(x: &[f64], rows: usize, l: usize, panels: &[Panel], len: usize) -> Vec<f64> {
+    let mut out = vec![0.0; len];
+    panel_slices(&mut out, panels, rows)
+        .into_par_iter()
+        .zip(panels.par_iter())
+        .for_each(|(dst, p)| {
+            for (d, src) in dst.chunks_exact_mut(p.pw).zip(x.chunks_exact(l)) {
+                d[..p.w].copy_from_slice(&src[p.c0..p.c0 + p.w]);
             }
         });
     out
 }
 
-/// `out` (row-major `rows x l`) = the sum of the panel blocks in `parts`, added in order (so the
-/// result does not depend on scheduling).
-fn sum_panels(parts: &[Vec<f64>], rows: usize, l: usize, out: &mut [f64]) {
+/// `out` (row-major `rows x l`) = the sum of the panel buffers in `parts`, added in order (so
+/// the result does not depend on scheduling).
+fn sum_panels(parts: &[Vec<f64>], l: usize, panels: &[Panel], out: &mut [f64]) {
     const CHUNK: usize = 512;
     out.par_chunks_mut(CHUNK * l)
         .enumerate()
         .for_each(|(t, block)| {
             for (rr, row) in block.chunks_exact_mut(l).enumerate() {
                 let r = t * CHUNK + rr;
-                for (p, seg) in row.chunks_mut(PANEL).enumerate() {
-                    let off = (p * rows + r) * PANEL;
+                for p in panels {
+                    let seg = &mut row[p.c0..p.c0 + p.w];
+                    let at = p.off + r * p.pw;
                     seg.fill(0.0);
                     for part in parts {
-                        for (o, v) in seg.iter_mut().zip(&part[off..off + PANEL]) {
+                        for (o, v) in seg.iter_mut().zip(&part[at..at + p.w]) {
                             *o += v;
                         }
                     }
                 }
             }
         });
+}
+
+/// Calls `$f::<W>` with the panel width `$pw` as a constant (1, 2, 4, 8 or 16).
+macro_rules! by_width {
+    ($pw:expr, $f:ident ( $($arg:expr),* )) => {
+        match $pw {
+            1 => $f::<_, 1>($($arg),*),
+            2 => $f::<_, 2>($($arg),*),
+            4 => $f::<_, 4>($($arg),*),
+            8 => $f::<_, 8>($($arg),*),
+            _ => $f::<_, 16>($($arg),*),
+        }
+    };
 }
 
 /// Bounds of `parts` contiguous row ranges of `c` holding about equal numbers of entries.
@@ -406,9 +469,65 @@ fn fused_fits<M: CsrLike>(c: &M) -> bool {
     parts <= 1 || parts * c.ncols() <= 4 * c.nrows()
 }
 
+/// Gram panel kernel: for each row `c_j` in `rows`, `t = c_j . x` (a gather of `W`-wide rows
+/// of the panel `x`), then `acc += c_j^T t` (a scatter). `t` lives in registers.
+fn gram_rows<M: CsrLike, const W: usize>(
+    c: &M,
+    rows: std::ops::Range<usize>,
+    x: &[f64],
+    scale: f64,
+    acc: &mut [f64],
+) {
+    for j in rows {
+        let mut t = [0.0f64; W];
+        c.for_row(j, |i, a| {
+            let a = a * scale;
+            let xi = &x[i * W..][..W];
+            for q in 0..W {
+                t[q] += a * xi[q];
+            }
+        });
+        c.for_row(j, |i, a| {
+            let a = a * scale;
+            let ai = &mut acc[i * W..][..W];
+            for q in 0..W {
+                ai[q] += a * t[q];
+            }
+        });
+    }
+}
+
+/// Scatter panel kernel: `acc += c_j^T src_j` for each row `c_j` in `rows`, where `src_j` are
+/// the `w <= W` values of row `j - row0` of the row-major `src` (stride `stride`) from column
+/// `c0` on.
+#[allow(clippy::too_many_arguments)]
+fn scatter_rows<M: CsrLike, const W: usize>(
+    c: &M,
+    rows: std::ops::Range<usize>,
+    src: &[f64],
+    row0: usize,
+    stride: usize,
+    c0: usize,
+    w: usize,
+    scale: f64,
+    acc: &mut [f64],
+) {
+    for j in rows {
+        let mut v = [0.0f64; W];
+        v[..w].copy_from_slice(&src[(j - row0) * stride + c0..][..w]);
+        c.for_row(j, |i, a| {
+            let a = a * scale;
+            let ai = &mut acc[i * W..][..W];
+            for q in 0..W {
+                ai[q] += a * v[q];
+            }
+        });
+    }
+}
+
 /// `out = (s c)^T (s c) x` for `x`, `out` row-major `(c.ncols() x l)` and `s = scale`, without
 /// forming the `(c.nrows() x l)` block `c x`: each row `c_j` gives `t = c_j . x` (a gather
-/// from `x`) and then `out += c_j^T t` (a scatter), per panel of 8 columns. The rows of `c` are
+/// from `x`) and then `out += c_j^T t` (a scatter), per column panel. The rows of `c` are
 /// split into one range per thread, each with its own accumulator, summed in order at the end:
 /// the result depends on the thread count but not on scheduling. One pass over the matrix per
 /// panel instead of two products through a large intermediate: ~3x less memory traffic.
@@ -419,37 +538,21 @@ pub fn csr_gram<M: CsrLike>(c: &M, x: &[f64], l: usize, scale: f64, out: &mut [f
     if l == 0 {
         return;
     }
-    let np = l.div_ceil(PANEL);
-    let xp = to_panels(x, s, l);
+    let (panels, len) = panel_layout(s, l);
+    let xp = to_panels(x, s, l, &panels, len);
     let bounds = nnz_ranges(c, rayon::current_num_threads().max(1));
     let parts: Vec<Vec<f64>> = bounds
         .par_windows(2)
         .map(|w| {
-            let mut acc = vec![0.0; np * s * PANEL];
-            for (xpp, ap) in xp
-                .chunks_exact(s * PANEL)
-                .zip(acc.chunks_exact_mut(s * PANEL))
-            {
-                for j in w[0]..w[1] {
-                    let mut t = [0.0f64; PANEL];
-                    c.for_row(j, |i, a| {
-                        let a = a * scale;
-                        for (tq, xq) in t.iter_mut().zip(&xpp[i * PANEL..(i + 1) * PANEL]) {
-                            *tq += a * xq;
-                        }
-                    });
-                    c.for_row(j, |i, a| {
-                        let a = a * scale;
-                        for (oq, tq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(&t) {
-                            *oq += a * tq;
-                        }
-                    });
-                }
+            let mut acc = vec![0.0; len];
+            for (p, ap) in panels.iter().zip(panel_slices(&mut acc, &panels, s)) {
+                let xpp = &xp[p.off..p.off + s * p.pw];
+                by_width!(p.pw, gram_rows(c, w[0]..w[1], xpp, scale, ap));
             }
             acc
         })
         .collect();
-    sum_panels(&parts, s, l, out);
+    sum_panels(&parts, l, &panels, out);
 }
 
 /// `out = (s c)^T Ω` (row-major `(c.ncols() x l)`, `s = scale`) for the Gaussian
@@ -461,7 +564,7 @@ pub fn csr_gaussian_sketch<M: CsrLike>(c: &M, seed: u64, l: usize, scale: f64, o
     if l == 0 {
         return;
     }
-    let np = l.div_ceil(PANEL);
+    let (panels, len) = panel_layout(s, l);
     let n_blocks = n.div_ceil(GAUSS_BLOCK);
     // per-thread ranges of whole blocks with about equal numbers of entries
     let rows = nnz_ranges(c, rayon::current_num_threads().max(1));
@@ -473,22 +576,24 @@ pub fn csr_gaussian_sketch<M: CsrLike>(c: &M, seed: u64, l: usize, scale: f64, o
     let parts: Vec<Vec<f64>> = blocks
         .par_windows(2)
         .map(|w| {
-            let mut acc = vec![0.0; np * s * PANEL];
-            let mut g = vec![0.0; GAUSS_BLOCK * l];
-            for b in w[0]..w[1] {
-                let (r0, r1) = (b * GAUSS_BLOCK, ((b + 1) * GAUSS_BLOCK).min(n));
-                gaussian_block(seed, b, r1 - r0, l, &mut g);
-                for (p, ap) in acc.chunks_exact_mut(s * PANEL).enumerate() {
-                    let (c0, wd) = (p * PANEL, PANEL.min(l - p * PANEL));
-                    for j in r0..r1 {
-                        let gj = &g[(j - r0) * l + c0..(j - r0) * l + c0 + wd];
-                        c.for_row(j, |i, a| {
-                            let a = a * scale;
-                            for (oq, gq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(gj) {
-                                *oq += a * gq;
-                            }
-                        });
-                    }
+            let mut acc = vec![0.0; len];
+            let mut slices = panel_slices(&mut acc, &panels, s);
+            // several blocks at a time, then one panel after the other over all their rows:
+            // only one panel's accumulator is hot at a time (all of them would not fit in L2)
+            let mut g = vec![0.0; SKETCH_BLOCKS * GAUSS_BLOCK * l];
+            for b0 in (w[0]..w[1]).step_by(SKETCH_BLOCKS) {
+                let b1 = (b0 + SKETCH_BLOCKS).min(w[1]);
+                for b in b0..b1 {
+                    let (r0, r1) = (b * GAUSS_BLOCK, ((b + 1) * GAUSS_BLOCK).min(n));
+                    let at = (b - b0) * GAUSS_BLOCK * l;
+                    gaussian_block(seed, b, r1 - r0, l, &mut g[at..]);
+                }
+                let (r0, r1) = (b0 * GAUSS_BLOCK, (b1 * GAUSS_BLOCK).min(n));
+                for (p, ap) in panels.iter().zip(slices.iter_mut()) {
+                    by_width!(
+                        p.pw,
+                        scatter_rows(c, r0..r1, &g, r0, l, p.c0, p.w, scale, ap)
+                    );
                 }
             }
             acc
@@ -498,7 +603,7 @@ pub fn csr_gaussian_sketch<M: CsrLike>(c: &M, seed: u64, l: usize, scale: f64, o
         out.fill(0.0);
         return;
     }
-    sum_panels(&parts, s, l, out);
+    sum_panels(&parts, l, &panels, out);
 }
 
 /// `out = (s c)^T x` (row-major `(c.ncols() x l)`, `s = scale`) for a row-major
@@ -512,28 +617,22 @@ pub fn csr_t_matmul<M: CsrLike>(c: &M, x: &[f64], l: usize, scale: f64, out: &mu
     if l == 0 {
         return;
     }
-    let np = l.div_ceil(PANEL);
+    let (panels, len) = panel_layout(s, l);
     let bounds = nnz_ranges(c, rayon::current_num_threads().max(1));
     let parts: Vec<Vec<f64>> = bounds
         .par_windows(2)
         .map(|w| {
-            let mut acc = vec![0.0; np * s * PANEL];
-            for (p, ap) in acc.chunks_exact_mut(s * PANEL).enumerate() {
-                let (c0, wd) = (p * PANEL, PANEL.min(l - p * PANEL));
-                for j in w[0]..w[1] {
-                    let xj = &x[j * l + c0..j * l + c0 + wd];
-                    c.for_row(j, |i, a| {
-                        let a = a * scale;
-                        for (oq, xq) in ap[i * PANEL..(i + 1) * PANEL].iter_mut().zip(xj) {
-                            *oq += a * xq;
-                        }
-                    });
-                }
+            let mut acc = vec![0.0; len];
+            for (p, ap) in panels.iter().zip(panel_slices(&mut acc, &panels, s)) {
+                by_width!(
+                    p.pw,
+                    scatter_rows(c, w[0]..w[1], x, 0, l, p.c0, p.w, scale, ap)
+                );
             }
             acc
         })
         .collect();
-    sum_panels(&parts, s, l, out);
+    sum_panels(&parts, l, &panels, out);
 }
 
 /// A linear operator `A` (`nrows x ncols`) that can multiply row-major blocks from both sides.

@@ -81,9 +81,14 @@ fn run<L: LinOp>(
     };
     svd.flip_signs();
     let x_new = if st.project_back {
-        let out = x_v(&svd.components, &pool)?;
-        intr.check()?;
-        out
+        match svd.x_v.take() {
+            Some(out) => out,
+            None => {
+                let out = x_v(&svd.components, &pool)?;
+                intr.check()?;
+                out
+            }
+        }
     } else {
         let k = svd.k;
         let mut us = svd.u.clone();
