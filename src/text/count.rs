@@ -187,6 +187,47 @@ pub struct CountOutput {
     pub csr: Csr,
 }
 
+/// A learned vocabulary whose count matrix is not built yet ([`fit_vocab`]): the caller can
+/// build the matrix ([`PendingRows::build`]) while it converts the terms (for Python, on the
+/// thread holding the GIL).
+#[derive(Debug)]
+pub struct Vocab {
+    terms: TermTable,
+    rows: PendingRows,
+}
+
+/// The counts of a fit, keyed by the terms' first-appearance ranks.
+#[derive(Debug)]
+pub struct PendingRows {
+    parts: Vec<ChunkEntries>,
+    ranks: Ranks,
+    rank_col: Vec<u32>,
+}
+
+impl PendingRows {
+    /// The count matrix (see [`build_rows`]).
+    pub fn build(self, kind: DataKind, pool: &rayon::ThreadPool) -> Csr {
+        let n_cols = self.rank_col.len();
+        build_rows(self.parts, &self.ranks, &self.rank_col, n_cols, kind, pool)
+    }
+}
+
+impl Vocab {
+    /// The terms (in column order) and the pending count matrix.
+    pub fn split(self) -> (TermTable, PendingRows) {
+        (self.terms, self.rows)
+    }
+
+    /// Builds the count matrix.
+    pub fn build(self, kind: DataKind, pool: &rayon::ThreadPool) -> CountOutput {
+        let csr = self.rows.build(kind, pool);
+        CountOutput {
+            terms: self.terms,
+            csr,
+        }
+    }
+}
+
 /// A matrix entry packed in 8 bytes: a term key (local or global term id, first-appearance rank
 /// or column) in the high half, the integer value (a count, or a signed hashed count as `i32`
 /// bits; sklearn keeps counts in a C int too) in the low half. Rows sorted by key are then
@@ -372,12 +413,24 @@ pub fn fit(
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
 ) -> Result<CountOutput> {
+    Ok(fit_vocab(input, spec, df_range, pool, interrupt)?.build(kind, pool))
+}
+
+/// [`fit`] up to the vocabulary; the count matrix is built by [`Vocab::build`] or
+/// [`PendingRows::build`].
+pub fn fit_vocab(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Vocab> {
     spec.validate()?;
     input.validate()?;
     if counts_token_ids(&input, spec) {
-        fit_ngrams(input, spec, df_range, kind, pool, interrupt)
+        fit_ngrams(input, spec, df_range, pool, interrupt)
     } else {
-        fit_strings(input, spec, df_range, kind, pool, interrupt)
+        fit_strings(input, spec, df_range, pool, interrupt)
     }
 }
 
@@ -406,91 +459,146 @@ fn fit_strings(
     input: Input<'_>,
     spec: &AnalyzerSpec,
     df_range: Option<(f64, f64)>,
-    kind: DataKind,
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
-) -> Result<CountOutput> {
-    let chunks = input.chunks();
-    let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
-    let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
-    run_rounds(
-        pool,
-        interrupt,
-        &chunks,
-        |r| count_chunk(&input, spec, r),
-        |results| {
-            let base = parts.len() as u64;
-            // Each shard interns its share of every chunk of the round, in chunk order.
-            let sids: Vec<Vec<Vec<u32>>> = shards
-                .par_iter_mut()
-                .enumerate()
-                .map(|(s, shard)| {
-                    results
-                        .iter()
-                        .enumerate()
-                        .map(|(k, local)| {
-                            local.buckets[s]
-                                .iter()
-                                .map(|&id| {
-                                    let before = shard.terms.len();
-                                    let sid = shard.terms.intern_hashed(
-                                        local.terms.hash_of(id),
-                                        local.terms.term(id),
-                                    );
-                                    let df = local.df[id as usize];
-                                    if shard.terms.len() > before {
-                                        shard.first.push(((base + k as u64) << 32) | u64::from(id));
-                                        shard.df.push(df);
-                                    } else {
-                                        shard.df[sid as usize] += df;
-                                    }
-                                    sid
-                                })
-                                .collect()
-                        })
-                        .collect()
-                })
-                .collect();
-            let remapped: Vec<ChunkEntries> = results
-                .into_par_iter()
-                .enumerate()
-                .map(|(k, local)| {
-                    let mut l2g = vec![0u32; local.terms.len()];
-                    for (s, bucket) in local.buckets.iter().enumerate() {
-                        for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
-                            l2g[id as usize] = handle(s, sid);
+) -> Result<Vocab> {
+    let mut counts = StreamingFit::new(spec)?;
+    counts.add(input, pool, interrupt)?;
+    counts.finish(df_range, pool, interrupt)
+}
+
+/// A fit fed in batches of documents (every term interned as a string): the result equals
+/// [`fit`] on the concatenation of the batches, while only one batch of input is alive at a time.
+#[derive(Debug)]
+pub struct StreamingFit {
+    spec: AnalyzerSpec,
+    shards: Vec<Shard>,
+    parts: Vec<ChunkEntries>,
+}
+
+impl StreamingFit {
+    /// An empty fit with the analyzer `spec`.
+    pub fn new(spec: &AnalyzerSpec) -> Result<Self> {
+        spec.validate()?;
+        Ok(StreamingFit {
+            spec: spec.clone(),
+            shards: (0..N_SHARDS).map(|_| Shard::default()).collect(),
+            parts: Vec::new(),
+        })
+    }
+
+    /// Counts the next batch of documents.
+    pub fn add(
+        &mut self,
+        input: Input<'_>,
+        pool: &rayon::ThreadPool,
+        interrupt: &dyn Interrupt,
+    ) -> Result<()> {
+        input.validate()?;
+        let spec = &self.spec;
+        let shards = &mut self.shards;
+        let parts = &mut self.parts;
+        let chunks = input.chunks();
+        parts.reserve(chunks.len());
+        run_rounds(
+            pool,
+            interrupt,
+            &chunks,
+            |r| count_chunk(&input, spec, r),
+            |results| {
+                let base = parts.len() as u64;
+                // Each shard interns its share of every chunk of the round, in chunk order.
+                let sids: Vec<Vec<Vec<u32>>> = shards
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(|(s, shard)| {
+                        results
+                            .iter()
+                            .enumerate()
+                            .map(|(k, local)| {
+                                local.buckets[s]
+                                    .iter()
+                                    .map(|&id| {
+                                        let before = shard.terms.len();
+                                        let sid = shard.terms.intern_hashed(
+                                            local.terms.hash_of(id),
+                                            local.terms.term(id),
+                                        );
+                                        let df = local.df[id as usize];
+                                        if shard.terms.len() > before {
+                                            shard
+                                                .first
+                                                .push(((base + k as u64) << 32) | u64::from(id));
+                                            shard.df.push(df);
+                                        } else {
+                                            shard.df[sid as usize] += df;
+                                        }
+                                        sid
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let remapped: Vec<ChunkEntries> = results
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(k, local)| {
+                        let mut l2g = vec![0u32; local.terms.len()];
+                        for (s, bucket) in local.buckets.iter().enumerate() {
+                            for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
+                                l2g[id as usize] = handle(s, sid);
+                            }
                         }
-                    }
-                    let mut entries = local.entries;
-                    for e in entries.iter_mut() {
-                        *e = pack(l2g[key_of(*e) as usize], value_of(*e));
-                    }
-                    (local.ends, entries)
-                })
-                .collect();
-            parts.extend(remapped);
-            if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
-                return Err(too_large());
-            }
-            Ok(())
-        },
-    )?;
-    let firsts: Vec<Vec<u64>> = shards
-        .iter_mut()
-        .map(|sh| std::mem::take(&mut sh.first))
-        .collect();
-    let dfs: Vec<Vec<u32>> = shards
-        .iter_mut()
-        .map(|sh| std::mem::take(&mut sh.df))
-        .collect();
-    let (terms, ranks, rank_col) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
-        let (s, sid) = split_handle(h);
-        out.push_str(shards[s].terms.term(sid as u32));
-    })?;
-    drop(shards);
-    interrupt.check()?;
-    let csr = build_rows(parts, &ranks, &rank_col, terms.len(), kind, pool);
-    Ok(CountOutput { terms, csr })
+                        let mut entries = local.entries;
+                        for e in entries.iter_mut() {
+                            *e = pack(l2g[key_of(*e) as usize], value_of(*e));
+                        }
+                        (local.ends, entries)
+                    })
+                    .collect();
+                parts.extend(remapped);
+                if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
+                    return Err(too_large());
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Prunes (see [`fit`]) and numbers the terms.
+    pub fn finish(
+        self,
+        df_range: Option<(f64, f64)>,
+        pool: &rayon::ThreadPool,
+        interrupt: &dyn Interrupt,
+    ) -> Result<Vocab> {
+        let StreamingFit {
+            mut shards, parts, ..
+        } = self;
+        let firsts: Vec<Vec<u64>> = shards
+            .iter_mut()
+            .map(|sh| std::mem::take(&mut sh.first))
+            .collect();
+        let dfs: Vec<Vec<u32>> = shards
+            .iter_mut()
+            .map(|sh| std::mem::take(&mut sh.df))
+            .collect();
+        let (terms, ranks, rank_col) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
+            let (s, sid) = split_handle(h);
+            out.push_str(shards[s].terms.term(sid as u32));
+        })?;
+        drop(shards);
+        interrupt.check()?;
+        Ok(Vocab {
+            terms,
+            rows: PendingRows {
+                parts,
+                ranks,
+                rank_col,
+            },
+        })
+    }
 }
 
 /// Result of the parallel phase of the n-gram fit for one chunk.
@@ -585,10 +693,9 @@ fn fit_ngrams(
     input: Input<'_>,
     spec: &AnalyzerSpec,
     df_range: Option<(f64, f64)>,
-    kind: DataKind,
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
-) -> Result<CountOutput> {
+) -> Result<Vocab> {
     let chunks = input.chunks();
     let mut tok_shards: Vec<Interner> = (0..N_SHARDS).map(|_| Interner::default()).collect();
     let mut term_shards: Vec<NgramShard> = (0..N_SHARDS).map(|_| NgramShard::default()).collect();
@@ -727,8 +834,14 @@ fn fit_ngrams(
     drop(term_shards);
     drop(tok_shards);
     interrupt.check()?;
-    let csr = build_rows(parts, &ranks, &rank_col, terms.len(), kind, pool);
-    Ok(CountOutput { terms, csr })
+    Ok(Vocab {
+        terms,
+        rows: PendingRows {
+            parts,
+            ranks,
+            rank_col,
+        },
+    })
 }
 
 /// The kept terms of one shard as text.
@@ -763,6 +876,11 @@ impl TermTable {
     /// Number of terms.
     pub fn len(&self) -> usize {
         self.order.len()
+    }
+
+    /// The terms in column order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.order.iter().map(|&p| self.get(p))
     }
 
     /// Whether there is no term.
@@ -1210,8 +1328,12 @@ mod tests {
             };
             let input = Input::Docs(&docs);
             assert!(counts_token_ids(&input, &s));
-            let a = fit_ngrams(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
-            let b = fit_strings(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
+            let a = fit_ngrams(input, &s, df, &pool, &NeverInterrupt)
+                .unwrap()
+                .build(DataKind::I64, &pool);
+            let b = fit_strings(input, &s, df, &pool, &NeverInterrupt)
+                .unwrap()
+                .build(DataKind::I64, &pool);
             assert!(a.terms().eq(b.terms()));
             assert!(a.n_terms() > 0);
             assert_eq!(a.csr, b.csr);
