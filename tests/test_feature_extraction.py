@@ -660,5 +660,6 @@ def test_streamed_fit_in_many_batches(monkeypatch, newsgroups_all):
     monkeypatch.setattr(ft, "_STREAM_BATCH", 2000)
     docs = newsgroups_all[:150] + ["a\0b c", "", "x  y", "\0"] + newsgroups_all[150:300]
     check_parity("CountVectorizer", docs, tokenizer=lambda s: s.split(" "), token_pattern=None, min_df=2)
-    check_parity("TfidfVectorizer", docs, analyzer=str.split, max_df=0.5, stop_words=["the"])
+    check_parity("TfidfVectorizer", docs, analyzer=str.split, max_df=0.5)
+    check_parity("TfidfVectorizer", docs, tokenizer=str.split, token_pattern=None, stop_words=["the"])
     check_parity("CountVectorizer", docs, analyzer=lambda s: (w for w in s.split() if len(w) > 3))
