@@ -652,3 +652,14 @@ def test_tokens_containing_nul_and_empty_tokens():
     check_parity("CountVectorizer", docs, analyzer=lambda s: [s, "", s + "\0"])
     check_parity("HashingVectorizer", docs, analyzer=lambda s: s.split(" "))
     check_parity("TfidfVectorizer", docs, analyzer=lambda s: [], vocabulary=["a"])
+
+
+def test_streamed_fit_in_many_batches(monkeypatch, newsgroups_all):
+    # Python tokenizers feed the Rust fit batch by batch; tiny batches and documents whose tokens
+    # cannot be NUL-joined (fed as token lists) between them must not change anything.
+    monkeypatch.setattr(ft, "_STREAM_BATCH", 2000)
+    docs = newsgroups_all[:150] + ["a\0b c", "", "x  y", "\0"] + newsgroups_all[150:300]
+    check_parity("CountVectorizer", docs, tokenizer=lambda s: s.split(" "), token_pattern=None, min_df=2)
+    check_parity("TfidfVectorizer", docs, analyzer=str.split, max_df=0.5)
+    check_parity("TfidfVectorizer", docs, tokenizer=str.split, token_pattern=None, stop_words=["the"])
+    check_parity("CountVectorizer", docs, analyzer=lambda s: (w for w in s.split() if len(w) > 3))

@@ -77,6 +77,43 @@ def _join_tokens(token_lists):
     return joined, counts
 
 
+#: Joined text per batch of the streamed fit (bytes, roughly): a few Rust rounds of work.
+_STREAM_BATCH = 1 << 22
+
+
+def _fit_streamed(token_lists, spec, dtype, n_jobs, df_range):
+    """Rust fit over token lists fed in batches of NUL-joined strings; the result of
+    ``_core.count_fit``, or None when a token is not a str (fallback)."""
+    fitter = _core.CountFitter(spec, dtype, n_jobs)
+    joined = []
+    counts = []
+    size = 0
+    join = "\0".join
+    for toks in token_lists:
+        if type(toks) is not list:
+            toks = list(toks)
+        try:
+            j = join(toks)
+            ok = not toks or j.count("\0") == len(toks) - 1
+        except TypeError:
+            ok = False
+        if ok:
+            joined.append(j)
+            counts.append(len(toks))
+            size += len(j) + 16
+            if size < _STREAM_BATCH:
+                continue
+        # a batch is full, or this document's tokens cannot be joined (non-str, or holding NUL)
+        if joined and not fitter.add(joined, counts):
+            return None
+        joined, counts, size = [], [], 0
+        if not ok and not fitter.add([toks]):
+            return None
+    if joined and not fitter.add(joined, counts):
+        return None
+    return fitter.finish(df_range)
+
+
 def _check_raw_documents(raw_documents):
     if isinstance(raw_documents, str):
         raise ValueError("Iterable over raw text documents expected, string object received.")
@@ -121,7 +158,11 @@ class _RustTextMixin:
         The payload is a list of str (``kind`` word_default/char/char_wb), NUL-joined token
         strings with their counts, or a list of token lists (word_tokens).
         """
-        spec, payload, raw = self._ft_prepare_lists(raw_documents)
+        return self._ft_finish_prepare(*self._ft_prepare_lists(raw_documents))
+
+    @staticmethod
+    def _ft_finish_prepare(spec, payload, raw):
+        """``_ft_prepare`` from the output of ``_ft_prepare_lists``."""
         if spec is None or spec["kind"] != "word_tokens":
             return spec, payload, raw, None
         joined = _join_tokens(payload)
@@ -145,9 +186,16 @@ class _RustTextMixin:
         if docs is None:
             return None, None, raw
         rust_lower = False
+        lazy_lower = False
         if self.preprocessor is None and not self.strip_accents:
             if self.lowercase:
-                if self.analyzer in ("char", "char_wb") or (
+                if self.analyzer == "word" and not (
+                    self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS
+                ):
+                    # Python tokenizes: lower-case each document just before, so no lower-cased
+                    # copy of the corpus stays alive.
+                    lazy_lower = True
+                elif self.analyzer in ("char", "char_wb") or (
                     self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS
                 ):
                     # The Rust analyzer lower-cases ASCII letters on the fly; only non-ASCII
@@ -170,6 +218,12 @@ class _RustTextMixin:
         if self.tokenizer is None and self.token_pattern in DEFAULT_TOKEN_PATTERNS:
             return self._ft_spec("word_default", min_n, max_n, stop, rust_lower), docs, raw
         tokenize = self.build_tokenizer()
+        if lazy_lower:
+            base_tokenize = tokenize
+
+            def tokenize(doc):
+                return base_tokenize(doc.lower())
+
         tokens = (tokenize(d) for d in docs)
         return self._ft_spec("word_tokens", min_n, max_n, stop), _Replayable(tokens, tokenize, docs), raw
 
@@ -199,11 +253,23 @@ class _RustCountMixin(_RustTextMixin):
         # Same validation and warnings (stop-word consistency, >1 capture group, ...) as sklearn.
         self.build_analyzer()
         dtype = _rust_dtype(self.dtype)
-        spec, payload, raw, counts = self._ft_prepare(raw_documents)
-        if spec is None:
-            return super()._count_vocab(raw, fixed_vocab)
         out_dtype = dtype or "int64"
         n_jobs = self._ft_n_jobs()
+        if not fixed_vocab:
+            spec, payload, raw = self._ft_prepare_lists(raw_documents)
+            if spec is None:
+                return super()._count_vocab(raw, fixed_vocab)
+            if spec["kind"] == "word_tokens" and spec["max_n"] == 1:
+                # Python tokenizes: count batch by batch, never holding every token at once.
+                res = _fit_streamed(payload, spec, out_dtype, n_jobs, self._ft_df_range(len(payload)))
+                if res is None:
+                    return super()._count_vocab(raw, fixed_vocab)
+                return self._ft_fitted(res, dtype)
+            spec, payload, raw, counts = self._ft_finish_prepare(spec, payload, raw)
+        else:
+            spec, payload, raw, counts = self._ft_prepare(raw_documents)
+            if spec is None:
+                return super()._count_vocab(raw, fixed_vocab)
         if fixed_vocab:
             vocabulary = self.vocabulary_
             terms = list(vocabulary.keys())
@@ -216,24 +282,38 @@ class _RustCountMixin(_RustTextMixin):
             data, indices, indptr = res
             n_cols = len(vocabulary)
         else:
-            # The document-frequency part of _limit_features, done before any Python object is
-            # built for the pruned terms; same thresholds and comparisons as sklearn's fit.
-            n_doc = len(payload)
-            high = self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_doc
-            low = self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_doc
-            df_range = (float(low), float(high)) if high >= low else None
+            df_range = self._ft_df_range(len(payload))
             res = _core.count_fit(payload, spec, out_dtype, n_jobs, df_range, counts)
+            del payload, counts
             if res is None:
                 return super()._count_vocab(raw, fixed_vocab)
-            terms, (data, indices, indptr) = res
-            if not terms:
-                raise ValueError(
-                    "After pruning, no terms remain. Try a lower min_df or a higher max_df."
-                )
-            vocabulary = dict(zip(terms, range(len(terms))))
-            n_cols = len(terms)
-            self._ft_presorted_id = id(vocabulary)
-            self._ft_pruned_id = id(vocabulary)
+            return self._ft_fitted(res, dtype)
+        X = sp.csr_array(
+            (data, indices, indptr),
+            shape=(len(indptr) - 1, n_cols),
+            dtype=self.dtype if dtype is None else None,
+            copy=False,
+        )
+        return vocabulary, _align_api_if_sparse(X)
+
+    def _ft_df_range(self, n_doc):
+        """The document-frequency part of _limit_features, applied by the Rust core before any
+        Python object is built for the pruned terms; same thresholds and comparisons as
+        sklearn's fit."""
+        high = self.max_df if isinstance(self.max_df, Integral) else self.max_df * n_doc
+        low = self.min_df if isinstance(self.min_df, Integral) else self.min_df * n_doc
+        return (float(low), float(high)) if high >= low else None
+
+    def _ft_fitted(self, res, dtype):
+        """(vocabulary, X) from the Rust fit's ``(vocabulary, (data, indices, indptr))``."""
+        vocabulary, (data, indices, indptr) = res
+        if not vocabulary:
+            raise ValueError(
+                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
+            )
+        n_cols = len(vocabulary)
+        self._ft_presorted_id = id(vocabulary)
+        self._ft_pruned_id = id(vocabulary)
         X = sp.csr_array(
             (data, indices, indptr),
             shape=(len(indptr) - 1, n_cols),

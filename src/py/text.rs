@@ -7,12 +7,12 @@ use crate::py::signals::PythonSignals;
 use crate::runtime::thread_pool;
 use crate::text::analyze::{AnalyzerKind, AnalyzerSpec};
 use crate::text::chars::CharTable;
-use crate::text::count::{self, Csr, DataKind, DataVec, IndexVec, Input};
+use crate::text::count::{self, Csr, DataKind, DataVec, IndexVec, Input, StreamingFit, Vocab};
 use crate::text::tfidf::{self, Norm};
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadwriteArray1};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Python objects kept alive while Rust borrows their UTF-8 buffers.
@@ -120,7 +120,34 @@ fn csr_to_py<'py>(py: Python<'py>, csr: Csr) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(py, [data, indices, indptr])
 }
 
-/// Learn a vocabulary and count it: `(terms, (data, indices, indptr))` or None (fallback).
+/// `(vocabulary dict, (data, indices, indptr))` of a learned vocabulary. The count matrix is
+/// built on the pool while this thread, holding the GIL, makes the Python dict (terms in column
+/// order, values 0..n), so the serial Python-object work overlaps the parallel work.
+fn vocab_to_py<'py>(
+    py: Python<'py>,
+    vocab: Vocab,
+    kind: DataKind,
+    pool: &rayon::ThreadPool,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyTuple>)> {
+    let (terms, rows) = vocab.split();
+    let (dict, csr) = std::thread::scope(|scope| {
+        let builder = scope.spawn(move || rows.build(kind, pool));
+        let dict = (|| {
+            let dict = PyDict::new(py);
+            for (col, term) in terms.iter().enumerate() {
+                dict.set_item(PyString::new(py, term), col)?;
+            }
+            PyResult::Ok(dict)
+        })();
+        let csr = py.detach(|| builder.join());
+        (dict, csr)
+    });
+    let csr = csr.map_err(|_| PyRuntimeError::new_err("building the count matrix failed"))?;
+    Ok((dict?, csr_to_py(py, csr)?))
+}
+
+/// Learn a vocabulary and count it: `(vocabulary dict, (data, indices, indptr))` or None
+/// (fallback).
 #[pyfunction]
 #[pyo3(signature = (docs, spec, dtype, n_jobs, df_range=None, token_counts=None))]
 fn count_fit<'py>(
@@ -131,7 +158,7 @@ fn count_fit<'py>(
     n_jobs: usize,
     df_range: Option<(f64, f64)>,
     token_counts: Option<Vec<usize>>,
-) -> PyResult<Option<(Bound<'py, PyList>, Bound<'py, PyTuple>)>> {
+) -> PyResult<Option<(Bound<'py, PyDict>, Bound<'py, PyTuple>)>> {
     let spec = spec.build()?;
     let kind = parse_dtype(dtype)?;
     let nested = spec.kind == AnalyzerKind::WordTokens && token_counts.is_none();
@@ -158,10 +185,9 @@ fn count_fit<'py>(
         } else {
             Input::Docs(&strs)
         };
-        count::fit(input, &spec, df_range, kind, &pool, &signals)
+        count::fit_vocab(input, &spec, df_range, &pool, &signals)
     })?;
-    let terms = PyList::new(py, out.terms())?;
-    Ok(Some((terms, csr_to_py(py, out.csr)?)))
+    Ok(Some(vocab_to_py(py, out, kind, &pool)?))
 }
 
 /// Count against a fixed vocabulary (`terms[k]` has column `ids[k]`): `(data, indices, indptr)`
@@ -226,6 +252,89 @@ fn count_transform<'py>(
         count::transform(input, &spec, &vocab, n_cols, kind, &pool, &signals)
     })?;
     Ok(Some(csr_to_py(py, csr)?))
+}
+
+/// A vocabulary fit fed in batches of pre-tokenized documents (a user tokenizer or analyzer), so
+/// that Python never holds the tokens of the whole corpus at once.
+#[pyclass(module = "ferrotext._core")]
+struct CountFitter {
+    fit: Option<StreamingFit>,
+    kind: DataKind,
+    pool: rayon::ThreadPool,
+}
+
+#[pymethods]
+impl CountFitter {
+    #[new]
+    fn new(spec: SpecArgs, dtype: &str, n_jobs: usize) -> PyResult<Self> {
+        let spec = spec.build()?;
+        if spec.kind != AnalyzerKind::WordTokens {
+            return Err(PyValueError::new_err(
+                "CountFitter takes pre-tokenized documents",
+            ));
+        }
+        Ok(CountFitter {
+            fit: Some(StreamingFit::new(&spec)?),
+            kind: parse_dtype(dtype)?,
+            pool: thread_pool(n_jobs)?,
+        })
+    }
+
+    /// Counts the next documents: NUL-joined token strings with their token counts, or (when
+    /// `token_counts` is None) lists of tokens. False when an item is not a str or holds a lone
+    /// surrogate (the caller then falls back to scikit-learn).
+    #[pyo3(signature = (docs, token_counts=None))]
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        docs: &Bound<'_, PyList>,
+        token_counts: Option<Vec<usize>>,
+    ) -> PyResult<bool> {
+        let nested = token_counts.is_none();
+        let Some(held) = hold(docs, nested) else {
+            return Ok(false);
+        };
+        let Some(strs) = views(&held) else {
+            return Ok(false);
+        };
+        let Some(fit) = self.fit.as_mut() else {
+            return Err(PyValueError::new_err("CountFitter already finished"));
+        };
+        let pool = &self.pool;
+        let signals = PythonSignals::new();
+        let offsets = &held.offsets;
+        py.detach(|| {
+            let input = match &token_counts {
+                Some(counts) => Input::Joined {
+                    docs: &strs,
+                    counts,
+                },
+                None => Input::Tokens {
+                    tokens: &strs,
+                    offsets,
+                },
+            };
+            fit.add(input, pool, &signals)
+        })?;
+        Ok(true)
+    }
+
+    /// Prunes, numbers and builds the matrix: `(vocabulary, (data, indices, indptr))` like
+    /// `count_fit`.
+    #[pyo3(signature = (df_range=None))]
+    fn finish<'py>(
+        &mut self,
+        py: Python<'py>,
+        df_range: Option<(f64, f64)>,
+    ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyTuple>)> {
+        let Some(fit) = self.fit.take() else {
+            return Err(PyValueError::new_err("CountFitter already finished"));
+        };
+        let pool = &self.pool;
+        let signals = PythonSignals::new();
+        let vocab = py.detach(|| fit.finish(df_range, pool, &signals))?;
+        vocab_to_py(py, vocab, self.kind, pool)
+    }
 }
 
 /// HashingVectorizer counts before binary/norm: `(data, indices, indptr)` or None (fallback).
@@ -381,6 +490,7 @@ fn murmurhash3_32(s: &str, seed: u32) -> u32 {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count_fit, m)?)?;
+    m.add_class::<CountFitter>()?;
     m.add_function(wrap_pyfunction!(count_transform, m)?)?;
     m.add_function(wrap_pyfunction!(hash_transform, m)?)?;
     m.add_function(wrap_pyfunction!(tfidf_inplace, m)?)?;

@@ -9,7 +9,7 @@
 //! Word analyzers drop stop words and then build n-grams joined by one space, unigrams first,
 //! then bigrams, ... in document order, exactly like `_VectorizerMixin._word_ngrams`.
 
-use crate::text::chars::CharTable;
+use crate::text::chars::{CharTable, IN_SET, NON_ASCII, UPPER};
 use rustc_hash::FxHashSet;
 
 /// Which analyzer to run.
@@ -266,44 +266,70 @@ impl AnalyzerSpec {
     }
 }
 
+/// Calls `f(start, end, has_ascii_capital)` for every maximal run of at least two `word`
+/// characters of `text` (Python's `re.findall(r"(?u)\b\w\w+\b", text)` with `word` = Python's
+/// `\w`). ASCII bytes are classified with one table load each; other characters are decoded.
+#[inline]
+fn scan_runs<F: FnMut(usize, usize, bool)>(text: &str, word: &CharTable, mut f: F) {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    // Decodes the character at `i` (a char boundary): (in `word`, byte width).
+    let decode = |i: usize| match text.get(i..).and_then(|t| t.chars().next()) {
+        Some(c) => (word.contains(c), c.len_utf8()),
+        None => (false, 1),
+    };
+    let mut i = 0usize;
+    while i < n {
+        // Skip ASCII bytes outside `word`.
+        let c = word.class(bytes[i]);
+        if c & (IN_SET | NON_ASCII) == 0 {
+            i += 1;
+            continue;
+        }
+        if c & NON_ASCII != 0 {
+            let (in_word, width) = decode(i);
+            if !in_word {
+                i += width;
+                continue;
+            }
+        }
+        // A run starts at `i`: take ASCII word bytes in a tight loop, decode the rest.
+        let start = i;
+        let mut chars = 0usize;
+        let mut classes = 0u8;
+        while i < n {
+            let c = word.class(bytes[i]);
+            if c & IN_SET != 0 {
+                classes |= c;
+                i += 1;
+                chars += 1;
+            } else if c & NON_ASCII != 0 {
+                let (in_word, width) = decode(i);
+                if !in_word {
+                    break;
+                }
+                i += width;
+                chars += 1;
+            } else {
+                break;
+            }
+        }
+        if chars >= 2 {
+            f(start, i, classes & UPPER != 0);
+        }
+    }
+}
+
 /// Pushes every maximal run of at least two `word` characters of `text` (Python's
 /// `re.findall(r"(?u)\b\w\w+\b", text)` with `word` = Python's `\w`).
 pub fn scan_word_tokens<'a>(text: &'a str, word: &CharTable, out: &mut Vec<&'a str>) {
-    let bytes = text.as_bytes();
-    let mut run_start = 0usize;
-    let mut run_chars = 0usize;
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let (is_word, width) = if b < 0x80 {
-            (word.contains_ascii(b), 1)
-        } else {
-            match text.get(i..).and_then(|t| t.chars().next()) {
-                Some(c) => (word.contains(c), c.len_utf8()),
-                None => (false, 1),
-            }
-        };
-        if is_word {
-            if run_chars == 0 {
-                run_start = i;
-            }
-            run_chars += 1;
-        } else {
-            if run_chars >= 2 {
-                out.push(&text[run_start..i]);
-            }
-            run_chars = 0;
-        }
-        i += width;
-    }
-    if run_chars >= 2 {
-        out.push(&text[run_start..]);
-    }
+    scan_runs(text, word, |a, b, _| out.push(&text[a..b]));
 }
 
 /// Calls `f` for every maximal run of at least two `word` characters of `text`, like
 /// [`scan_word_tokens`]; with `lowercase`, runs holding ASCII capitals are passed lower-cased
 /// (through `buf`), which is what `str.lower` does to them.
+#[inline]
 pub fn scan_tokens<F: FnMut(&str)>(
     text: &str,
     word: &CharTable,
@@ -311,8 +337,7 @@ pub fn scan_tokens<F: FnMut(&str)>(
     buf: &mut String,
     mut f: F,
 ) {
-    let bytes = text.as_bytes();
-    let mut emit = |start: usize, end: usize, upper: bool| {
+    scan_runs(text, word, |start, end, upper| {
         let tok = &text[start..end];
         if lowercase && upper {
             buf.clear();
@@ -322,39 +347,7 @@ pub fn scan_tokens<F: FnMut(&str)>(
         } else {
             f(tok);
         }
-    };
-    let mut run_start = 0usize;
-    let mut run_chars = 0usize;
-    let mut upper = false;
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let (is_word, width) = if b < 0x80 {
-            (word.contains_ascii(b), 1)
-        } else {
-            match text.get(i..).and_then(|t| t.chars().next()) {
-                Some(c) => (word.contains(c), c.len_utf8()),
-                None => (false, 1),
-            }
-        };
-        if is_word {
-            if run_chars == 0 {
-                run_start = i;
-                upper = false;
-            }
-            run_chars += 1;
-            upper |= b.is_ascii_uppercase();
-        } else {
-            if run_chars >= 2 {
-                emit(run_start, i, upper);
-            }
-            run_chars = 0;
-        }
-        i += width;
-    }
-    if run_chars >= 2 {
-        emit(run_start, bytes.len(), upper);
-    }
+    });
 }
 
 fn has_double_space(text: &str, space: &CharTable) -> bool {

@@ -3,11 +3,20 @@
 /// Number of Unicode code points.
 const N_CODE_POINTS: usize = 0x11_0000;
 
+/// Byte class bit: an ASCII byte in the set.
+pub const IN_SET: u8 = 1;
+/// Byte class bit: an ASCII capital letter.
+pub const UPPER: u8 = 2;
+/// Byte class bit: not ASCII (part of a multi-byte UTF-8 character; decode to classify).
+pub const NON_ASCII: u8 = 4;
+
 /// A set of Unicode code points stored as a bitset (136 KiB).
 #[derive(Clone, Debug)]
 pub struct CharTable {
     bits: Vec<u64>,
-    ascii: [bool; 128],
+    /// Per byte value: `IN_SET | UPPER | NON_ASCII` bits, so scanners classify ASCII text with
+    /// one load per byte.
+    classes: [u8; 256],
 }
 
 impl CharTable {
@@ -25,17 +34,25 @@ impl CharTable {
                 bits[cp >> 6] |= 1u64 << (cp & 63);
             }
         }
-        let mut ascii = [false; 128];
-        for (b, slot) in ascii.iter_mut().enumerate() {
-            *slot = (bits[b >> 6] >> (b & 63)) & 1 == 1;
+        let mut classes = [NON_ASCII; 256];
+        for (b, slot) in classes.iter_mut().enumerate().take(128) {
+            let in_set = (bits[b >> 6] >> (b & 63)) & 1 == 1;
+            let upper = (b as u8).is_ascii_uppercase();
+            *slot = if in_set { IN_SET } else { 0 } | if upper { UPPER } else { 0 };
         }
-        CharTable { bits, ascii }
+        CharTable { bits, classes }
     }
 
     /// Whether the ASCII byte `b` (< 128) is in the set; false for other bytes.
     #[inline]
     pub fn contains_ascii(&self, b: u8) -> bool {
-        self.ascii.get(b as usize).copied().unwrap_or(false)
+        self.classes[b as usize] & (IN_SET | NON_ASCII) == IN_SET
+    }
+
+    /// Class bits (`IN_SET`, `UPPER`, `NON_ASCII`) of the byte `b`.
+    #[inline]
+    pub fn class(&self, b: u8) -> u8 {
+        self.classes[b as usize]
     }
 
     /// Whether `c` is in the set.

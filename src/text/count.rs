@@ -187,12 +187,66 @@ pub struct CountOutput {
     pub csr: Csr,
 }
 
-/// Rows of one chunk: `ends[k]` is the end of document `k` in `cols`/`vals`.
-struct ChunkRows {
-    ends: Vec<usize>,
-    cols: Vec<u32>,
-    /// Integer values (counts, or signed hashed counts). sklearn keeps counts in a C int too.
-    vals: Vec<i32>,
+/// A learned vocabulary whose count matrix is not built yet ([`fit_vocab`]): the caller can
+/// build the matrix ([`PendingRows::build`]) while it converts the terms (for Python, on the
+/// thread holding the GIL).
+#[derive(Debug)]
+pub struct Vocab {
+    terms: TermTable,
+    rows: PendingRows,
+}
+
+/// The counts of a fit, keyed by the terms' first-appearance ranks.
+#[derive(Debug)]
+pub struct PendingRows {
+    parts: Vec<ChunkEntries>,
+    ranks: Ranks,
+    rank_col: Vec<u32>,
+}
+
+impl PendingRows {
+    /// The count matrix (see [`build_rows`]).
+    pub fn build(self, kind: DataKind, pool: &rayon::ThreadPool) -> Csr {
+        let n_cols = self.rank_col.len();
+        build_rows(self.parts, &self.ranks, &self.rank_col, n_cols, kind, pool)
+    }
+}
+
+impl Vocab {
+    /// The terms (in column order) and the pending count matrix.
+    pub fn split(self) -> (TermTable, PendingRows) {
+        (self.terms, self.rows)
+    }
+
+    /// Builds the count matrix.
+    pub fn build(self, kind: DataKind, pool: &rayon::ThreadPool) -> CountOutput {
+        let csr = self.rows.build(kind, pool);
+        CountOutput {
+            terms: self.terms,
+            csr,
+        }
+    }
+}
+
+/// A matrix entry packed in 8 bytes: a term key (local or global term id, first-appearance rank
+/// or column) in the high half, the integer value (a count, or a signed hashed count as `i32`
+/// bits; sklearn keeps counts in a C int too) in the low half. Rows sorted by key are then
+/// plain `u64` sorts, and the entries of a chunk are rewritten in place at each step.
+type Packed = u64;
+
+#[inline]
+fn pack(key: u32, value: u32) -> Packed {
+    (u64::from(key) << 32) | u64::from(value)
+}
+
+#[inline]
+fn key_of(e: Packed) -> u32 {
+    (e >> 32) as u32
+}
+
+#[inline]
+fn value_of(e: Packed) -> u32 {
+    e as u32
 }
 
 /// The global vocabulary is split into `N_SHARDS` interners by hash so chunks merge in parallel.
@@ -229,8 +283,8 @@ struct Shard {
     df: Vec<u32>,
 }
 
-/// Per-document ends and (term, count) entries of one chunk.
-type ChunkEntries = (Vec<usize>, Vec<(u32, u32)>);
+/// Rows of one chunk: `ends[k]` is the end of document `k` in the packed entries.
+type ChunkEntries = (Vec<usize>, Vec<Packed>);
 
 /// Result of the parallel phase of fit for one chunk.
 struct LocalVocab {
@@ -239,7 +293,7 @@ struct LocalVocab {
     buckets: Vec<Vec<u32>>,
     ends: Vec<usize>,
     /// (local id, count), per doc in first-appearance order.
-    entries: Vec<(u32, u32)>,
+    entries: Vec<Packed>,
     /// Document frequency of each local id in the chunk.
     df: Vec<u32>,
 }
@@ -247,13 +301,13 @@ struct LocalVocab {
 /// Per-document (local term id, count) entries in order of first appearance in the document.
 #[derive(Default)]
 struct DocCounter {
-    /// `stamp[id]`: 1 + index (in the chunk) of the last document that produced `id`.
-    stamp: Vec<u32>,
-    /// `slot[id]`: position of `id`'s entry in `entries` for that document.
-    slot: Vec<u32>,
+    /// Per local id: (1 + index in the chunk of the last document that produced it, position of
+    /// its entry in `entries` for that document). One cache line holds both.
+    last: Vec<(u32, u32)>,
     /// Number of documents of the chunk that produced each id.
     df: Vec<u32>,
-    entries: Vec<(u32, u32)>,
+    /// (local id, count)
+    entries: Vec<Packed>,
     ends: Vec<usize>,
 }
 
@@ -261,18 +315,22 @@ impl DocCounter {
     #[inline]
     fn add(&mut self, id: u32, doc_stamp: u32) {
         let idx = id as usize;
-        if idx >= self.stamp.len() {
-            self.stamp.resize(idx + 1, 0);
-            self.slot.resize(idx + 1, 0);
+        if idx >= self.last.len() {
+            // ids are dense: a new id is the next one
+            self.last.resize(idx + 1, (0, 0));
             self.df.resize(idx + 1, 0);
         }
-        if self.stamp[idx] == doc_stamp {
-            self.entries[self.slot[idx] as usize].1 += 1;
+        let slot = &mut self.last[idx];
+        if slot.0 == doc_stamp {
+            if let Some(e) = self.entries.get_mut(slot.1 as usize) {
+                if value_of(*e) < i32::MAX as u32 {
+                    *e += 1;
+                }
+            }
         } else {
-            self.stamp[idx] = doc_stamp;
-            self.slot[idx] = self.entries.len() as u32;
+            *slot = (doc_stamp, self.entries.len() as u32);
             self.df[idx] += 1;
-            self.entries.push((id, 1));
+            self.entries.push(pack(id, 1));
         }
     }
 }
@@ -355,12 +413,24 @@ pub fn fit(
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
 ) -> Result<CountOutput> {
+    Ok(fit_vocab(input, spec, df_range, pool, interrupt)?.build(kind, pool))
+}
+
+/// [`fit`] up to the vocabulary; the count matrix is built by [`Vocab::build`] or
+/// [`PendingRows::build`].
+pub fn fit_vocab(
+    input: Input<'_>,
+    spec: &AnalyzerSpec,
+    df_range: Option<(f64, f64)>,
+    pool: &rayon::ThreadPool,
+    interrupt: &dyn Interrupt,
+) -> Result<Vocab> {
     spec.validate()?;
     input.validate()?;
     if counts_token_ids(&input, spec) {
-        fit_ngrams(input, spec, df_range, kind, pool, interrupt)
+        fit_ngrams(input, spec, df_range, pool, interrupt)
     } else {
-        fit_strings(input, spec, df_range, kind, pool, interrupt)
+        fit_strings(input, spec, df_range, pool, interrupt)
     }
 }
 
@@ -389,91 +459,146 @@ fn fit_strings(
     input: Input<'_>,
     spec: &AnalyzerSpec,
     df_range: Option<(f64, f64)>,
-    kind: DataKind,
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
-) -> Result<CountOutput> {
-    let chunks = input.chunks();
-    let mut shards: Vec<Shard> = (0..N_SHARDS).map(|_| Shard::default()).collect();
-    let mut parts: Vec<ChunkEntries> = Vec::with_capacity(chunks.len());
-    run_rounds(
-        pool,
-        interrupt,
-        &chunks,
-        |r| count_chunk(&input, spec, r),
-        |results| {
-            let base = parts.len() as u64;
-            // Each shard interns its share of every chunk of the round, in chunk order.
-            let sids: Vec<Vec<Vec<u32>>> = shards
-                .par_iter_mut()
-                .enumerate()
-                .map(|(s, shard)| {
-                    results
-                        .iter()
-                        .enumerate()
-                        .map(|(k, local)| {
-                            local.buckets[s]
-                                .iter()
-                                .map(|&id| {
-                                    let before = shard.terms.len();
-                                    let sid = shard.terms.intern_hashed(
-                                        local.terms.hash_of(id),
-                                        local.terms.term(id),
-                                    );
-                                    let df = local.df[id as usize];
-                                    if shard.terms.len() > before {
-                                        shard.first.push(((base + k as u64) << 32) | u64::from(id));
-                                        shard.df.push(df);
-                                    } else {
-                                        shard.df[sid as usize] += df;
-                                    }
-                                    sid
-                                })
-                                .collect()
-                        })
-                        .collect()
-                })
-                .collect();
-            let remapped: Vec<ChunkEntries> = results
-                .into_par_iter()
-                .enumerate()
-                .map(|(k, local)| {
-                    let mut l2g = vec![0u32; local.terms.len()];
-                    for (s, bucket) in local.buckets.iter().enumerate() {
-                        for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
-                            l2g[id as usize] = handle(s, sid);
+) -> Result<Vocab> {
+    let mut counts = StreamingFit::new(spec)?;
+    counts.add(input, pool, interrupt)?;
+    counts.finish(df_range, pool, interrupt)
+}
+
+/// A fit fed in batches of documents (every term interned as a string): the result equals
+/// [`fit`] on the concatenation of the batches, while only one batch of input is alive at a time.
+#[derive(Debug)]
+pub struct StreamingFit {
+    spec: AnalyzerSpec,
+    shards: Vec<Shard>,
+    parts: Vec<ChunkEntries>,
+}
+
+impl StreamingFit {
+    /// An empty fit with the analyzer `spec`.
+    pub fn new(spec: &AnalyzerSpec) -> Result<Self> {
+        spec.validate()?;
+        Ok(StreamingFit {
+            spec: spec.clone(),
+            shards: (0..N_SHARDS).map(|_| Shard::default()).collect(),
+            parts: Vec::new(),
+        })
+    }
+
+    /// Counts the next batch of documents.
+    pub fn add(
+        &mut self,
+        input: Input<'_>,
+        pool: &rayon::ThreadPool,
+        interrupt: &dyn Interrupt,
+    ) -> Result<()> {
+        input.validate()?;
+        let spec = &self.spec;
+        let shards = &mut self.shards;
+        let parts = &mut self.parts;
+        let chunks = input.chunks();
+        parts.reserve(chunks.len());
+        run_rounds(
+            pool,
+            interrupt,
+            &chunks,
+            |r| count_chunk(&input, spec, r),
+            |results| {
+                let base = parts.len() as u64;
+                // Each shard interns its share of every chunk of the round, in chunk order.
+                let sids: Vec<Vec<Vec<u32>>> = shards
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(|(s, shard)| {
+                        results
+                            .iter()
+                            .enumerate()
+                            .map(|(k, local)| {
+                                local.buckets[s]
+                                    .iter()
+                                    .map(|&id| {
+                                        let before = shard.terms.len();
+                                        let sid = shard.terms.intern_hashed(
+                                            local.terms.hash_of(id),
+                                            local.terms.term(id),
+                                        );
+                                        let df = local.df[id as usize];
+                                        if shard.terms.len() > before {
+                                            shard
+                                                .first
+                                                .push(((base + k as u64) << 32) | u64::from(id));
+                                            shard.df.push(df);
+                                        } else {
+                                            shard.df[sid as usize] += df;
+                                        }
+                                        sid
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let remapped: Vec<ChunkEntries> = results
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(k, local)| {
+                        let mut l2g = vec![0u32; local.terms.len()];
+                        for (s, bucket) in local.buckets.iter().enumerate() {
+                            for (&id, &sid) in bucket.iter().zip(&sids[s][k]) {
+                                l2g[id as usize] = handle(s, sid);
+                            }
                         }
-                    }
-                    let mut entries = local.entries;
-                    for e in entries.iter_mut() {
-                        e.0 = l2g[e.0 as usize];
-                    }
-                    (local.ends, entries)
-                })
-                .collect();
-            parts.extend(remapped);
-            if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
-                return Err(too_large());
-            }
-            Ok(())
-        },
-    )?;
-    let firsts: Vec<Vec<u64>> = shards
-        .iter_mut()
-        .map(|sh| std::mem::take(&mut sh.first))
-        .collect();
-    let dfs: Vec<Vec<u32>> = shards
-        .iter_mut()
-        .map(|sh| std::mem::take(&mut sh.df))
-        .collect();
-    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
-        let (s, sid) = split_handle(h);
-        out.push_str(shards[s].terms.term(sid as u32));
-    })?;
-    drop(shards);
-    interrupt.check()?;
-    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
-    Ok(CountOutput { terms, csr })
+                        let mut entries = local.entries;
+                        for e in entries.iter_mut() {
+                            *e = pack(l2g[key_of(*e) as usize], value_of(*e));
+                        }
+                        (local.ends, entries)
+                    })
+                    .collect();
+                parts.extend(remapped);
+                if shards.iter().any(|sh| sh.terms.len() >= 1 << SID_BITS) {
+                    return Err(too_large());
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Prunes (see [`fit`]) and numbers the terms.
+    pub fn finish(
+        self,
+        df_range: Option<(f64, f64)>,
+        pool: &rayon::ThreadPool,
+        interrupt: &dyn Interrupt,
+    ) -> Result<Vocab> {
+        let StreamingFit {
+            mut shards, parts, ..
+        } = self;
+        let firsts: Vec<Vec<u64>> = shards
+            .iter_mut()
+            .map(|sh| std::mem::take(&mut sh.first))
+            .collect();
+        let dfs: Vec<Vec<u32>> = shards
+            .iter_mut()
+            .map(|sh| std::mem::take(&mut sh.df))
+            .collect();
+        let (terms, ranks, rank_col) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
+            let (s, sid) = split_handle(h);
+            out.push_str(shards[s].terms.term(sid as u32));
+        })?;
+        drop(shards);
+        interrupt.check()?;
+        Ok(Vocab {
+            terms,
+            rows: PendingRows {
+                parts,
+                ranks,
+                rank_col,
+            },
+        })
+    }
 }
 
 /// Result of the parallel phase of the n-gram fit for one chunk.
@@ -484,7 +609,7 @@ struct LocalNgrams {
     /// Terms as sequences of local token ids; local term ids in order of first appearance.
     terms: SeqInterner,
     ends: Vec<usize>,
-    entries: Vec<(u32, u32)>,
+    entries: Vec<Packed>,
     /// Document frequency of each local term in the chunk.
     df: Vec<u32>,
 }
@@ -568,10 +693,9 @@ fn fit_ngrams(
     input: Input<'_>,
     spec: &AnalyzerSpec,
     df_range: Option<(f64, f64)>,
-    kind: DataKind,
     pool: &rayon::ThreadPool,
     interrupt: &dyn Interrupt,
-) -> Result<CountOutput> {
+) -> Result<Vocab> {
     let chunks = input.chunks();
     let mut tok_shards: Vec<Interner> = (0..N_SHARDS).map(|_| Interner::default()).collect();
     let mut term_shards: Vec<NgramShard> = (0..N_SHARDS).map(|_| NgramShard::default()).collect();
@@ -675,7 +799,7 @@ fn fit_ngrams(
                     }
                     let mut entries = local.entries;
                     for e in entries.iter_mut() {
-                        e.0 = l2g[e.0 as usize];
+                        *e = pack(l2g[key_of(*e) as usize], value_of(*e));
                     }
                     (local.ends, entries)
                 })
@@ -697,7 +821,7 @@ fn fit_ngrams(
         .iter_mut()
         .map(|sh| std::mem::take(&mut sh.df))
         .collect();
-    let (terms, col_first) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
+    let (terms, ranks, rank_col) = select_terms(&dfs, firsts, df_range, pool, |h, out| {
         let (s, sid) = split_handle(h);
         for (k, &t) in term_shards[s].terms.seq(sid as u32).iter().enumerate() {
             if k > 0 {
@@ -710,8 +834,14 @@ fn fit_ngrams(
     drop(term_shards);
     drop(tok_shards);
     interrupt.check()?;
-    let csr = build_rows(parts, &col_first, input.len(), terms.len(), kind, pool);
-    Ok(CountOutput { terms, csr })
+    Ok(Vocab {
+        terms,
+        rows: PendingRows {
+            parts,
+            ranks,
+            rank_col,
+        },
+    })
 }
 
 /// The kept terms of one shard as text.
@@ -748,27 +878,32 @@ impl TermTable {
         self.order.len()
     }
 
+    /// The terms in column order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.order.iter().map(|&p| self.get(p))
+    }
+
     /// Whether there is no term.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
 }
 
-/// Per shard and sid: (column or `u32::MAX` when pruned, rank of first appearance).
-type ColFirst = Vec<Vec<(u32, u32)>>;
+/// Per shard and sid: rank of first appearance among the kept terms (`u32::MAX`: pruned).
+type Ranks = Vec<Vec<u32>>;
 
 /// Document-frequency pruning and alphabetical numbering of the merged vocabulary, whose shard
 /// `s` has the document frequencies `dfs[s]` and first appearances `firsts[s]`;
-/// `write_term(handle, out)` appends a term's text. Returns the kept terms in column order and,
-/// per shard and sid, `(column, rank of first appearance among the kept terms)` (column
-/// `u32::MAX`: pruned).
+/// `write_term(handle, out)` appends a term's text. Returns the kept terms in column order, per
+/// shard and sid the rank of first appearance among the kept terms (`u32::MAX`: pruned), and the
+/// column of each rank.
 fn select_terms<W>(
     dfs: &[Vec<u32>],
     firsts: Vec<Vec<u64>>,
     df_range: Option<(f64, f64)>,
     pool: &rayon::ThreadPool,
     write_term: W,
-) -> Result<(TermTable, ColFirst)>
+) -> Result<(TermTable, Ranks, Vec<u32>)>
 where
     W: Fn(u32, &mut String) + Sync,
 {
@@ -831,74 +966,72 @@ where
         })
     });
     let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
-    let mut col_first: Vec<Vec<(u32, u32)>> =
-        sizes.iter().map(|&n| vec![(u32::MAX, 0); n]).collect();
+    // column of each kept term, by (shard, index among the shard's kept terms)
+    let mut col_of: Vec<Vec<u32>> = sids.iter().map(|v| vec![0; v.len()]).collect();
     for (col, &packed) in order.iter().enumerate() {
         let (s, idx) = split_handle(packed);
-        col_first[s][sids[s][idx] as usize].0 = col as u32;
+        col_of[s][idx] = col as u32;
     }
-    // Dense ranks of first appearance: rows are sorted by them with 4-byte keys.
+    // Dense ranks of first appearance: rows are sorted by them as the high half of a u64.
     let mut by_first: Vec<(u64, u32)> = sids
         .iter()
         .enumerate()
-        .flat_map(|(s, ids)| ids.iter().map(move |&sid| (s, sid)))
-        .map(|(s, sid)| (firsts[s][sid as usize], handle(s, sid)))
+        .flat_map(|(s, ids)| {
+            let firsts = &firsts;
+            ids.iter()
+                .enumerate()
+                .map(move |(idx, &sid)| (firsts[s][sid as usize], handle(s, idx as u32)))
+        })
         .collect();
     drop(firsts);
     pool.install(|| by_first.par_sort_unstable());
+    let mut ranks: Ranks = sizes.iter().map(|&n| vec![u32::MAX; n]).collect();
+    let mut rank_col = Vec::with_capacity(by_first.len());
     for (r, &(_, h)) in by_first.iter().enumerate() {
-        let (s, sid) = split_handle(h);
-        col_first[s][sid].1 = r as u32;
+        let (s, idx) = split_handle(h);
+        ranks[s][sids[s][idx] as usize] = r as u32;
+        rank_col.push(col_of[s][idx]);
     }
-    Ok((TermTable { order, ..table }, col_first))
+    Ok((TermTable { order, ..table }, ranks, rank_col))
 }
 
 /// The count matrix of a fit: entries of kept terms, each row ordered by the terms' first
-/// appearance in the corpus, with `(column, first-appearance rank)` from `col_first[shard][sid]`.
+/// appearance in the corpus (`ranks[shard][sid]`, `u32::MAX`: pruned), in column `rank_col[rank]`.
+/// The chunks' entries are rewritten in place (no second copy of the counts).
 fn build_rows(
-    parts: Vec<ChunkEntries>,
-    col_first: &[Vec<(u32, u32)>],
-    n_rows: usize,
+    mut parts: Vec<ChunkEntries>,
+    ranks: &[Vec<u32>],
+    rank_col: &[u32],
     n_cols: usize,
     kind: DataKind,
     pool: &rayon::ThreadPool,
 ) -> Csr {
-    let rows: Vec<ChunkRows> = pool.install(|| {
-        parts
-            .into_par_iter()
-            .map(|(ends, entries)| {
-                // (first appearance, column, count) of kept terms
-                let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
-                let mut new_ends = Vec::with_capacity(ends.len());
-                let mut start = 0;
-                for &end in &ends {
-                    let row_start = keyed.len();
-                    for &(h, c) in &entries[start..end] {
-                        let (s, sid) = split_handle(h);
-                        let (col, first) = col_first[s][sid];
-                        if col != u32::MAX {
-                            keyed.push((first, col, c));
-                        }
+    pool.install(|| {
+        parts.par_iter_mut().for_each(|(ends, entries)| {
+            let mut kept = 0;
+            let mut start = 0;
+            for end in ends.iter_mut() {
+                let row_start = kept;
+                for k in start..*end {
+                    let e = entries[k];
+                    let (s, sid) = split_handle(key_of(e));
+                    let rank = ranks[s][sid];
+                    if rank != u32::MAX {
+                        entries[kept] = pack(rank, value_of(e));
+                        kept += 1;
                     }
-                    let row = &mut keyed[row_start..];
-                    if !row.windows(2).all(|w| w[0].0 < w[1].0) {
-                        row.sort_unstable_by_key(|e| e.0);
-                    }
-                    new_ends.push(keyed.len());
-                    start = end;
                 }
-                ChunkRows {
-                    ends: new_ends,
-                    cols: keyed.iter().map(|e| e.1).collect(),
-                    vals: keyed
-                        .iter()
-                        .map(|e| i32::try_from(e.2).unwrap_or(i32::MAX))
-                        .collect(),
+                start = *end;
+                *end = kept;
+                let row = &mut entries[row_start..kept];
+                if !row.windows(2).all(|w| w[0] < w[1]) {
+                    row.sort_unstable();
                 }
-            })
-            .collect()
+            }
+            entries.truncate(kept);
+        })
     });
-    assemble(rows, n_rows, n_cols, kind, pool)
+    assemble(parts, Some(rank_col), n_cols, kind, pool)
 }
 
 /// Counts the terms of `vocab` in `input` (sklearn's `_count_vocab` with `fixed_vocab=True`):
@@ -926,11 +1059,7 @@ pub fn transform(
         |r| {
             let mut scratch = Scratch::default();
             let mut ids: Vec<u32> = Vec::new();
-            let mut out = ChunkRows {
-                ends: Vec::with_capacity(r.1 - r.0),
-                cols: Vec::new(),
-                vals: Vec::new(),
-            };
+            let mut out: ChunkEntries = (Vec::with_capacity(r.1 - r.0), Vec::new());
             for i in r.0..r.1 {
                 ids.clear();
                 spec.analyze(input.doc(i), &mut scratch, |t| {
@@ -939,8 +1068,8 @@ pub fn transform(
                     }
                 });
                 ids.sort_unstable();
-                push_runs(&ids, &mut out);
-                out.ends.push(out.cols.len());
+                push_runs(&ids, &mut out.1);
+                out.0.push(out.1.len());
             }
             out
         },
@@ -949,11 +1078,11 @@ pub fn transform(
             Ok(())
         },
     )?;
-    Ok(assemble(rows, input.len(), n_cols, kind, pool))
+    Ok(assemble(rows, None, n_cols, kind, pool))
 }
 
 /// Appends run-length counts of the sorted `ids` to `out`.
-fn push_runs(ids: &[u32], out: &mut ChunkRows) {
+fn push_runs(ids: &[u32], out: &mut Vec<Packed>) {
     let mut k = 0;
     while k < ids.len() {
         let id = ids[k];
@@ -962,8 +1091,7 @@ fn push_runs(ids: &[u32], out: &mut ChunkRows) {
             v = v.saturating_add(1);
             k += 1;
         }
-        out.cols.push(id);
-        out.vals.push(v);
+        out.push(pack(id, v as u32));
     }
 }
 
@@ -996,11 +1124,7 @@ pub fn hash_transform(
         |r| {
             let mut scratch = Scratch::default();
             let mut hits: Vec<(u32, i32)> = Vec::new();
-            let mut out = ChunkRows {
-                ends: Vec::with_capacity(r.1 - r.0),
-                cols: Vec::new(),
-                vals: Vec::new(),
-            };
+            let mut out: ChunkEntries = (Vec::with_capacity(r.1 - r.0), Vec::new());
             for i in r.0..r.1 {
                 hits.clear();
                 spec.analyze(input.doc(i), &mut scratch, |t| {
@@ -1016,10 +1140,9 @@ pub fn hash_transform(
                         v = v.saturating_add(hits[k].1);
                         k += 1;
                     }
-                    out.cols.push(col);
-                    out.vals.push(v);
+                    out.1.push(pack(col, v as u32));
                 }
-                out.ends.push(out.cols.len());
+                out.0.push(out.1.len());
             }
             out
         },
@@ -1028,7 +1151,7 @@ pub fn hash_transform(
             Ok(())
         },
     )?;
-    Ok(assemble(rows, input.len(), n_features, kind, pool))
+    Ok(assemble(rows, None, n_features, kind, pool))
 }
 
 fn split_by<'s, T>(mut s: &'s mut [T], sizes: &[usize]) -> Vec<&'s mut [T]> {
@@ -1041,84 +1164,93 @@ fn split_by<'s, T>(mut s: &'s mut [T], sizes: &[usize]) -> Vec<&'s mut [T]> {
     out
 }
 
-fn fill_typed<T: Copy + Send + Sync + Default>(
-    rows: &[ChunkRows],
-    sizes: &[usize],
-    nnz: usize,
+/// Column indices and values of all chunks, concatenated: the column of an entry is
+/// `col_map[key]` (or the key itself), its value `value(i32 bits)`. Each chunk's entries are
+/// freed as soon as they are copied.
+fn fill<I, T>(
+    parts: Vec<ChunkEntries>,
+    col_map: Option<&[u32]>,
     pool: &rayon::ThreadPool,
-    conv: impl Fn(i32) -> T + Sync,
-) -> Vec<T> {
-    let mut out = vec![T::default(); nnz];
-    let parts = split_by(&mut out, sizes);
+    index: impl Fn(u32) -> I + Sync,
+    value: impl Fn(i32) -> T + Sync,
+) -> (Vec<I>, Vec<T>)
+where
+    I: Copy + Send + Sync + Default,
+    T: Copy + Send + Sync + Default,
+{
+    let sizes: Vec<usize> = parts.iter().map(|p| p.1.len()).collect();
+    let nnz = sizes.iter().sum();
+    let mut indices = vec![I::default(); nnz];
+    let mut data = vec![T::default(); nnz];
+    let idx_parts = split_by(&mut indices, &sizes);
+    let data_parts = split_by(&mut data, &sizes);
     pool.install(|| {
         parts
             .into_par_iter()
-            .zip(rows.par_iter())
-            .for_each(|(dst, r)| {
-                for (d, &v) in dst.iter_mut().zip(&r.vals) {
-                    *d = conv(v);
+            .zip(idx_parts)
+            .zip(data_parts)
+            .for_each(|(((_, entries), di), dd)| {
+                for ((i, d), &e) in di.iter_mut().zip(dd.iter_mut()).zip(&entries) {
+                    let key = key_of(e);
+                    let col = match col_map {
+                        Some(m) => m.get(key as usize).copied().unwrap_or(0),
+                        None => key,
+                    };
+                    *i = index(col);
+                    *d = value(value_of(e) as i32);
                 }
             })
     });
-    out
+    (indices, data)
 }
 
-fn fill_index<T: Copy + Send + Sync + Default>(
-    rows: &[ChunkRows],
-    sizes: &[usize],
-    nnz: usize,
-    pool: &rayon::ThreadPool,
-    conv: impl Fn(u32) -> T + Sync,
-) -> Vec<T> {
-    let mut out = vec![T::default(); nnz];
-    let parts = split_by(&mut out, sizes);
-    pool.install(|| {
-        parts
-            .into_par_iter()
-            .zip(rows.par_iter())
-            .for_each(|(dst, r)| {
-                for (d, &v) in dst.iter_mut().zip(&r.cols) {
-                    *d = conv(v);
-                }
-            })
-    });
-    out
-}
-
-/// Concatenates chunk rows into one CSR matrix of the requested value type.
+/// Concatenates chunk rows into one CSR matrix of the requested value type (see [`fill`]).
 fn assemble(
-    rows: Vec<ChunkRows>,
-    n_rows: usize,
+    parts: Vec<ChunkEntries>,
+    col_map: Option<&[u32]>,
     n_cols: usize,
     kind: DataKind,
     pool: &rayon::ThreadPool,
 ) -> Csr {
-    let sizes: Vec<usize> = rows.iter().map(|r| r.cols.len()).collect();
-    let nnz: usize = sizes.iter().sum();
+    let n_rows: usize = parts.iter().map(|p| p.0.len()).sum();
+    let nnz: usize = parts.iter().map(|p| p.1.len()).sum();
     let mut indptr: Vec<i64> = Vec::with_capacity(n_rows + 1);
     indptr.push(0);
     let mut base = 0usize;
-    for r in &rows {
-        indptr.extend(r.ends.iter().map(|&e| (base + e) as i64));
-        base += r.cols.len();
+    for (ends, entries) in &parts {
+        indptr.extend(ends.iter().map(|&e| (base + e) as i64));
+        base += entries.len();
     }
-    let wide = nnz > i32::MAX as usize;
-    let (indptr, indices) = if wide {
-        (
-            IndexVec::I64(indptr),
-            IndexVec::I64(fill_index(&rows, &sizes, nnz, pool, i64::from)),
-        )
+    macro_rules! typed {
+        ($idx:expr, $ivariant:ident) => {{
+            let (indices, data) = match kind {
+                DataKind::F64 => {
+                    let (i, d) = fill(parts, col_map, pool, $idx, f64::from);
+                    (i, DataVec::F64(d))
+                }
+                DataKind::F32 => {
+                    let (i, d) = fill(parts, col_map, pool, $idx, |v| v as f32);
+                    (i, DataVec::F32(d))
+                }
+                DataKind::I64 => {
+                    let (i, d) = fill(parts, col_map, pool, $idx, i64::from);
+                    (i, DataVec::I64(d))
+                }
+                DataKind::I32 => {
+                    let (i, d) = fill(parts, col_map, pool, $idx, |v| v);
+                    (i, DataVec::I32(d))
+                }
+            };
+            (IndexVec::$ivariant(indices), data)
+        }};
+    }
+    let (indptr, (indices, data)) = if nnz > i32::MAX as usize {
+        (IndexVec::I64(indptr), typed!(i64::from, I64))
     } else {
         (
             IndexVec::I32(indptr.into_iter().map(|p| p as i32).collect()),
-            IndexVec::I32(fill_index(&rows, &sizes, nnz, pool, |c| c as i32)),
+            typed!(|c: u32| c as i32, I32),
         )
-    };
-    let data = match kind {
-        DataKind::F64 => DataVec::F64(fill_typed(&rows, &sizes, nnz, pool, f64::from)),
-        DataKind::F32 => DataVec::F32(fill_typed(&rows, &sizes, nnz, pool, |v| v as f32)),
-        DataKind::I64 => DataVec::I64(fill_typed(&rows, &sizes, nnz, pool, i64::from)),
-        DataKind::I32 => DataVec::I32(fill_typed(&rows, &sizes, nnz, pool, |v| v)),
     };
     Csr {
         indptr,
@@ -1196,8 +1328,12 @@ mod tests {
             };
             let input = Input::Docs(&docs);
             assert!(counts_token_ids(&input, &s));
-            let a = fit_ngrams(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
-            let b = fit_strings(input, &s, df, DataKind::I64, &pool, &NeverInterrupt).unwrap();
+            let a = fit_ngrams(input, &s, df, &pool, &NeverInterrupt)
+                .unwrap()
+                .build(DataKind::I64, &pool);
+            let b = fit_strings(input, &s, df, &pool, &NeverInterrupt)
+                .unwrap()
+                .build(DataKind::I64, &pool);
             assert!(a.terms().eq(b.terms()));
             assert!(a.n_terms() > 0);
             assert_eq!(a.csr, b.csr);
