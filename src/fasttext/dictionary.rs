@@ -2,12 +2,41 @@
 
 use crate::error::{Error, Result};
 use hashbrown::HashTable;
-use std::hash::BuildHasher;
 
-/// Hash of a word for the lookup tables (not fastText's hash, which only picks n-gram rows).
+/// Table hash of a word with fastText hash `h` (which the classifier needs anyway for word
+/// n-grams, so a token is hashed once): spread over 64 bits, since the table uses the top ones.
+#[inline(always)]
+fn table_hash(h: u32) -> u64 {
+    (h as u64 | (h as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 #[inline]
 fn key_hash(word: &[u8]) -> u64 {
-    rustc_hash::FxBuildHasher.hash_one(word)
+    table_hash(hash(word))
+}
+
+/// Byte-string equality for short words without a call to `memcmp`.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_ne_bytes(w)
+    };
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 /// The end-of-sentence token fastText emits for every newline.
@@ -204,8 +233,16 @@ impl Dictionary {
     /// Id of `word` (word or label), if present.
     #[inline]
     pub fn id(&self, word: &[u8]) -> Option<u32> {
+        self.id_hashed(word, hash(word))
+    }
+
+    /// [`Dictionary::id`] of a word whose fastText hash is `h`.
+    #[inline]
+    pub fn id_hashed(&self, word: &[u8], h: u32) -> Option<u32> {
         self.word2int
-            .find(key_hash(word), |&j| self.entries[j as usize].word == word)
+            .find(table_hash(h), |&j| {
+                same(&self.entries[j as usize].word, word)
+            })
             .copied()
     }
 
@@ -376,7 +413,8 @@ impl Dictionary {
                 (&text[s..pos], &text[s..pos] == EOS)
             };
             ntokens += 1;
-            let wid = self.id(token);
+            let token_hash = hash(token);
+            let wid = self.id_hashed(token, token_hash);
             let kind = match wid {
                 Some(id) => self.entries[id as usize].kind,
                 None => self.kind_of(token),
@@ -384,7 +422,7 @@ impl Dictionary {
             match kind {
                 EntryKind::Word => {
                     self.add_subwords(words, token, wid);
-                    hashes.push(hash(token) as i32);
+                    hashes.push(token_hash as i32);
                 }
                 EntryKind::Label => {
                     if let Some(id) = wid {
@@ -481,7 +519,7 @@ impl Counter {
         let (arena, spans) = (&self.arena, &mut self.spans);
         let found = self.index.find(h, |&i| {
             let (s, l, _) = spans[i as usize];
-            &arena[s..s + l as usize] == w
+            same(&arena[s..s + l as usize], w)
         });
         if let Some(&i) = found {
             spans[i as usize].2 += 1;

@@ -101,10 +101,10 @@ impl FastTextModel {
     /// Loads a Facebook `.bin` model.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let data = py
-            .detach(|| std::fs::read(&path))
-            .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", path.display())))?;
-        let inner = py.detach(|| io::load(&data))?;
+        let inner = py.detach(|| io::load_path(&path)).map_err(|e| match e {
+            Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
+            other => PyErr::from(other),
+        })?;
         Ok(FastTextModel {
             inner: Arc::new(inner),
         })
@@ -127,7 +127,7 @@ impl FastTextModel {
 
     /// Writes a version-12 `.bin` file the fasttext package loads.
     fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
-        py.detach(|| std::fs::write(&path, io::save(&self.inner)))
+        py.detach(|| io::save_path(&self.inner, &path))
             .map_err(|e| PyOSError::new_err(format!("cannot write {}: {e}", path.display())))
     }
 
