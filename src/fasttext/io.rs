@@ -131,7 +131,8 @@ impl<R: std::io::BufRead> Reader<R> {
             )));
         }
         let count = bytes as usize / 4;
-        let mut data = Vec::with_capacity(count);
+        let mut data: Vec<f32> = Vec::with_capacity(count);
+        crate::embed::hogwild::advise_huge_pages(data.as_ptr() as *const u8, count * 4);
         let mut buf = vec![0u8; 1 << 16];
         while data.len() < count {
             let k = (count - data.len()).min(buf.len() / 4);

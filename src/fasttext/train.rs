@@ -628,7 +628,7 @@ pub(crate) fn train_with(
 
     let dim = args.dim;
     let rows = dict.nwords + args.bucket;
-    let input = HogwildMatrix::zeros(rows, dim);
+    let input = HogwildMatrix::zeros_huge_pages(rows, dim);
     // U(-1/dim, 1/dim) in fixed blocks, each from its own stream: independent of n_threads.
     const BLOCK: usize = 4096;
     let bound = 1.0 / dim as f32;
@@ -770,7 +770,7 @@ pub(crate) fn train_with(
     let Shared { input, output, .. } = shared;
     drop(corpus);
     let output = output.into_vec();
-    let input = input.into_vec();
+    let input = input.into_vec_huge_pages();
     let mut model = FastText::from_parts(args, super::io::VERSION, dict, input, output);
     model.epoch_losses = epoch_losses;
     Ok(model)
