@@ -121,7 +121,11 @@ def child_skipgram(side, a):
     if side == "fasttext":
         import fasttext
 
-        model = fasttext.train_unsupervised(a["corpus"], model="skipgram", dim=100, epoch=5, thread=a["threads"], seed=a["seed"], verbose=2)
+        kw = dict(model="skipgram", dim=100, epoch=5, thread=a["threads"], verbose=2)
+        try:
+            model = fasttext.train_unsupervised(a["corpus"], seed=a["seed"], **kw)
+        except TypeError:  # builds without the `seed` argument (rejected before any work)
+            model = fasttext.train_unsupervised(a["corpus"], **kw)
         seconds = time.perf_counter() - t0
         words = model.get_words()
         kv = KeyedVectors(np.vstack([model.get_word_vector(w) for w in words]), words)
