@@ -1,7 +1,43 @@
 //! fastText's dictionary: tokenisation, counting, pruning, char n-gram and word n-gram ids.
 
 use crate::error::{Error, Result};
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+
+/// Table hash of a word with fastText hash `h` (which the classifier needs anyway for word
+/// n-grams, so a token is hashed once): spread over 64 bits, since the table uses the top ones.
+#[inline(always)]
+fn table_hash(h: u32) -> u64 {
+    (h as u64 | (h as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn key_hash(word: &[u8]) -> u64 {
+    table_hash(hash(word))
+}
+
+/// Byte-string equality for short words without a call to `memcmp`.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_ne_bytes(w)
+    };
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
 
 /// The end-of-sentence token fastText emits for every newline.
 pub const EOS: &[u8] = b"</s>";
@@ -114,7 +150,8 @@ pub struct Dictionary {
     pub nlabels: usize,
     /// Tokens read while counting (including pruned ones).
     pub ntokens: i64,
-    word2int: FxHashMap<Vec<u8>, u32>,
+    /// Entry index by word (keys are the entries' own words, not copies).
+    word2int: HashTable<u32>,
     sub_offsets: Vec<u32>,
     sub_ids: Vec<u32>,
 }
@@ -138,11 +175,17 @@ impl Dictionary {
                 "dictionary entries are not ordered words first, then labels".into(),
             ));
         }
-        let mut word2int = FxHashMap::default();
-        word2int.reserve(entries.len());
+        let mut word2int = HashTable::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             // fastText's open addressing keeps the last of duplicated entries.
-            word2int.insert(e.word.clone(), i as u32);
+            let h = key_hash(&e.word);
+            match word2int.find_mut(h, |&j: &u32| entries[j as usize].word == e.word) {
+                Some(slot) => *slot = i as u32,
+                None => {
+                    word2int
+                        .insert_unique(h, i as u32, |&j: &u32| key_hash(&entries[j as usize].word));
+                }
+            }
         }
         let mut d = Dictionary {
             config,
@@ -190,7 +233,17 @@ impl Dictionary {
     /// Id of `word` (word or label), if present.
     #[inline]
     pub fn id(&self, word: &[u8]) -> Option<u32> {
-        self.word2int.get(word).copied()
+        self.id_hashed(word, hash(word))
+    }
+
+    /// [`Dictionary::id`] of a word whose fastText hash is `h`.
+    #[inline]
+    pub fn id_hashed(&self, word: &[u8], h: u32) -> Option<u32> {
+        self.word2int
+            .find(table_hash(h), |&j| {
+                same(&self.entries[j as usize].word, word)
+            })
+            .copied()
     }
 
     /// Kind of a token not in the vocabulary (by prefix).
@@ -360,7 +413,8 @@ impl Dictionary {
                 (&text[s..pos], &text[s..pos] == EOS)
             };
             ntokens += 1;
-            let wid = self.id(token);
+            let token_hash = hash(token);
+            let wid = self.id_hashed(token, token_hash);
             let kind = match wid {
                 Some(id) => self.entries[id as usize].kind,
                 None => self.kind_of(token),
@@ -368,7 +422,7 @@ impl Dictionary {
             match kind {
                 EntryKind::Word => {
                     self.add_subwords(words, token, wid);
-                    hashes.push(hash(token) as i32);
+                    hashes.push(token_hash as i32);
                 }
                 EntryKind::Label => {
                     if let Some(id) = wid {
@@ -397,52 +451,132 @@ impl Dictionary {
     }
 
     /// Counts the tokens of `text` and keeps words seen `min_count` times and labels seen
-    /// `min_count_label` times, sorted as fastText sorts (type, then count descending; ties
-    /// in first-seen order).
+    /// `min_count_label` times (see [`Counter`]).
     pub fn build(
         config: DictConfig,
         text: &[u8],
         min_count: i64,
         min_count_label: i64,
     ) -> Result<Self> {
-        let mut index: FxHashMap<&[u8], u32> = FxHashMap::default();
-        let mut entries: Vec<(&[u8], i64)> = Vec::new();
-        let mut ntokens: i64 = 0;
-        let mut min_threshold = 1i64;
-        let mut pending_prune = false;
+        let mut counter = Counter::new(&config.label);
+        counter.add_block(text);
+        counter.finish(config, min_count, min_count_label)
+    }
+}
+
+/// fastText's vocabulary count (`Dictionary::readFromFile`), fed block by block (a block
+/// must end after a whitespace byte, so no token is split). The words live in one byte
+/// arena: counting a large corpus leaves no swarm of small freed allocations behind.
+pub struct Counter {
+    label: Vec<u8>,
+    arena: Vec<u8>,
+    /// Per entry: start in `arena`, length, count.
+    spans: Vec<(usize, u32, i64)>,
+    index: HashTable<u32>,
+    ntokens: i64,
+    min_threshold: i64,
+}
+
+impl Counter {
+    /// An empty count; `label` is the label prefix (labels are never pruned).
+    pub fn new(label: &[u8]) -> Self {
+        Counter {
+            label: label.to_vec(),
+            arena: Vec::new(),
+            spans: Vec::new(),
+            index: HashTable::new(),
+            ntokens: 0,
+            min_threshold: 1,
+        }
+    }
+
+    #[inline]
+    fn word(&self, i: u32) -> &[u8] {
+        let (s, l, _) = self.spans[i as usize];
+        &self.arena[s..s + l as usize]
+    }
+
+    /// Tokens counted so far (including pruned words).
+    pub fn ntokens(&self) -> i64 {
+        self.ntokens
+    }
+
+    /// Counts the tokens of one block.
+    pub fn add_block(&mut self, text: &[u8]) {
         for_each_token(text, |tok| {
             let w: &[u8] = match tok {
                 Token::Word(w) => w,
                 Token::Eos => EOS,
             };
-            ntokens += 1;
-            match index.get(w) {
-                Some(&i) => entries[i as usize].1 += 1,
-                None => {
-                    index.insert(w, entries.len() as u32);
-                    entries.push((w, 1));
-                    if entries.len() as f64 > 0.75 * MAX_VOCAB_SIZE as f64 {
-                        pending_prune = true;
-                    }
-                }
-            }
-            if pending_prune {
-                // fastText raises the word threshold until the vocabulary fits.
-                min_threshold += 1;
-                let label = &config.label;
-                entries.retain(|(w, c)| w.starts_with(label) || *c >= min_threshold);
-                index.clear();
-                for (i, (w, _)) in entries.iter().enumerate() {
-                    index.insert(w, i as u32);
-                }
-                pending_prune = false;
-            }
+            self.add(w);
         });
-        let label = config.label.clone();
-        let mut list: Vec<Entry> = entries
-            .into_iter()
-            .filter_map(|(w, c)| {
-                let kind = if w.starts_with(&label) {
+    }
+
+    #[inline]
+    fn add(&mut self, w: &[u8]) {
+        self.ntokens += 1;
+        let h = key_hash(w);
+        let (arena, spans) = (&self.arena, &mut self.spans);
+        let found = self.index.find(h, |&i| {
+            let (s, l, _) = spans[i as usize];
+            same(&arena[s..s + l as usize], w)
+        });
+        if let Some(&i) = found {
+            spans[i as usize].2 += 1;
+            return;
+        }
+        let i = self.spans.len() as u32;
+        self.spans.push((self.arena.len(), w.len() as u32, 1));
+        self.arena.extend_from_slice(w);
+        let (arena, spans) = (&self.arena, &self.spans);
+        self.index.insert_unique(h, i, |&j| {
+            let (s, l, _) = spans[j as usize];
+            key_hash(&arena[s..s + l as usize])
+        });
+        if self.spans.len() as f64 > 0.75 * MAX_VOCAB_SIZE as f64 {
+            self.prune();
+        }
+    }
+
+    /// fastText raises the word threshold until the vocabulary fits.
+    fn prune(&mut self) {
+        self.min_threshold += 1;
+        let threshold = self.min_threshold;
+        let mut arena = Vec::new();
+        let mut spans = Vec::new();
+        for i in 0..self.spans.len() as u32 {
+            let w = self.word(i);
+            let c = self.spans[i as usize].2;
+            if w.starts_with(&self.label) || c >= threshold {
+                spans.push((arena.len(), w.len() as u32, c));
+                arena.extend_from_slice(w);
+            }
+        }
+        self.index.clear();
+        for (i, &(s, l, _)) in spans.iter().enumerate() {
+            let w = &arena[s..s + l as usize];
+            self.index.insert_unique(key_hash(w), i as u32, |&j: &u32| {
+                let (s, l, _) = spans[j as usize];
+                key_hash(&arena[s..s + l as usize])
+            });
+        }
+        self.arena = arena;
+        self.spans = spans;
+    }
+
+    /// Keeps words seen `min_count` times and labels seen `min_count_label` times, sorted as
+    /// fastText sorts (type, then count descending; ties in first-seen order).
+    pub fn finish(
+        self,
+        config: DictConfig,
+        min_count: i64,
+        min_count_label: i64,
+    ) -> Result<Dictionary> {
+        let label = &config.label;
+        let mut list: Vec<Entry> = (0..self.spans.len() as u32)
+            .filter_map(|i| {
+                let (w, c) = (self.word(i), self.spans[i as usize].2);
+                let kind = if w.starts_with(label) {
                     EntryKind::Label
                 } else {
                     EntryKind::Word
@@ -458,6 +592,8 @@ impl Dictionary {
                 })
             })
             .collect();
+        let ntokens = self.ntokens;
+        drop(self);
         list.sort_by(|a, b| a.kind.cmp(&b.kind).then(b.count.cmp(&a.count)));
         if list.is_empty() {
             return Err(Error::InvalidInput(

@@ -6,6 +6,7 @@ use super::args::{Args, LossName, ModelName};
 use super::dictionary::{DictConfig, Dictionary, Entry, EntryKind};
 use super::FastText;
 use crate::error::{Error, Result};
+use std::io::{BufRead, Read};
 
 /// fastText's magic number.
 pub const MAGIC: i32 = 793_712_314;
@@ -16,39 +17,65 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::InvalidInput(msg.into())
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
+/// Reads the layout from any byte stream whose length is known up front, so every size can
+/// be checked against the bytes left (and the matrices go straight into their `Vec<f32>`
+/// without a copy of the whole file).
+struct Reader<R: std::io::BufRead> {
+    inner: R,
     pos: usize,
+    len: usize,
 }
 
-impl<'a> Reader<'a> {
+impl<R: std::io::BufRead> Reader<R> {
     fn left(&self) -> usize {
-        self.data.len() - self.pos
+        self.len - self.pos
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if self.left() < n {
-            return Err(bad(format!(
-                "truncated fastText model: {what} needs {n} bytes at offset {} but only {} remain",
-                self.pos,
-                self.left()
-            )));
+    fn truncated(&self, n: usize, what: &str) -> Error {
+        bad(format!(
+            "truncated fastText model: {what} needs {n} bytes at offset {} but only {} remain",
+            self.pos,
+            self.left()
+        ))
+    }
+
+    fn read_into(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
+        if self.left() < buf.len() {
+            return Err(self.truncated(buf.len(), what));
         }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        self.inner.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                self.truncated(buf.len(), what)
+            } else {
+                bad(format!("cannot read the fastText model: {e}"))
+            }
+        })?;
+        self.pos += buf.len();
+        Ok(())
+    }
+
+    fn skip(&mut self, mut n: usize, what: &str) -> Result<()> {
+        let mut buf = [0u8; 4096];
+        while n > 0 {
+            let k = n.min(buf.len());
+            self.read_into(&mut buf[..k], what)?;
+            n -= k;
+        }
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.read_into(&mut b, what)?;
+        Ok(b)
     }
 
     fn i32(&mut self, what: &str) -> Result<i32> {
-        let b = self.take(4, what)?;
-        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(i32::from_le_bytes(self.array(what)?))
     }
 
     fn i64(&mut self, what: &str) -> Result<i64> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(i64::from_le_bytes(a))
+        Ok(i64::from_le_bytes(self.array(what)?))
     }
 
     fn f64(&mut self, what: &str) -> Result<f64> {
@@ -56,7 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
+        Ok(self.array::<1>(what)?[0])
     }
 
     fn nonneg(&mut self, what: &str) -> Result<usize> {
@@ -64,16 +91,22 @@ impl<'a> Reader<'a> {
         usize::try_from(v).map_err(|_| bad(format!("invalid fastText model: {what} is {v}")))
     }
 
-    fn cstring(&mut self, what: &str) -> Result<&'a [u8]> {
-        let rest = &self.data[self.pos..];
-        let Some(end) = rest.iter().position(|&b| b == 0) else {
+    fn cstring(&mut self, what: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let limit = self.left() as u64;
+        let n = (&mut self.inner)
+            .take(limit)
+            .read_until(0, &mut out)
+            .map_err(|e| bad(format!("cannot read the fastText model: {e}")))?;
+        if out.last() != Some(&0) {
             return Err(bad(format!(
                 "truncated fastText model: unterminated {what} at offset {}",
                 self.pos
             )));
-        };
-        self.pos += end + 1;
-        Ok(&rest[..end])
+        }
+        self.pos += n;
+        out.pop();
+        Ok(out)
     }
 
     fn matrix(&mut self, dim: usize, what: &str) -> Result<(usize, Vec<f32>)> {
@@ -97,18 +130,43 @@ impl<'a> Reader<'a> {
                 self.left()
             )));
         }
-        let raw = self.take(bytes as usize, what)?;
-        let data = raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let count = bytes as usize / 4;
+        let mut data: Vec<f32> = Vec::with_capacity(count);
+        crate::embed::hogwild::advise_huge_pages(data.as_ptr() as *const u8, count * 4);
+        let mut buf = vec![0u8; 1 << 16];
+        while data.len() < count {
+            let k = (count - data.len()).min(buf.len() / 4);
+            self.read_into(&mut buf[..4 * k], what)?;
+            data.extend(
+                buf[..4 * k]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+        }
         Ok((m as usize, data))
     }
 }
 
 /// Parses a `.bin` model held in memory.
 pub fn load(data: &[u8]) -> Result<FastText> {
-    let mut r = Reader { data, pos: 0 };
+    load_from(data, data.len())
+}
+
+/// Reads a `.bin` model file, streaming (the file is never held in memory whole).
+pub fn load_path(path: &std::path::Path) -> Result<FastText> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let len = file
+        .metadata()
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    let len = usize::try_from(len).map_err(|_| bad("the fastText model file is too large"))?;
+    load_from(std::io::BufReader::with_capacity(1 << 16, file), len)
+}
+
+/// Parses a `.bin` model of `len` bytes from `inner`.
+fn load_from<R: std::io::BufRead>(inner: R, len: usize) -> Result<FastText> {
+    let mut r = Reader { inner, pos: 0, len };
     let first = r.i32("magic number")?;
     let second = r.i32("version")?;
     let legacy = first != MAGIC;
@@ -196,7 +254,7 @@ pub fn load(data: &[u8]) -> Result<FastText> {
     }
     let mut entries = Vec::with_capacity(size);
     for i in 0..size {
-        let word = r.cstring("dictionary word")?.to_vec();
+        let word = r.cstring("dictionary word")?;
         let count = r.i64("word count")?;
         let kind = match r.u8("entry type")? {
             0 => EntryKind::Word,
@@ -226,7 +284,7 @@ pub fn load(data: &[u8]) -> Result<FastText> {
                 "truncated fastText model: {pruneidx_size} pruned n-gram ids do not fit in the file"
             )));
         }
-        r.take(pruneidx_size as usize * 8, "pruned n-gram ids")?;
+        r.skip(pruneidx_size as usize * 8, "pruned n-gram ids")?;
     }
     let quant_input = if legacy {
         0
@@ -278,19 +336,34 @@ pub fn load(data: &[u8]) -> Result<FastText> {
         legacy,
     };
     // Subword ids are bounded by what the matrix bytes can justify (at most 4 ids per byte).
-    let max_subwords = data.len().saturating_mul(4).max(1 << 20);
+    let max_subwords = len.saturating_mul(4).max(1 << 20);
     let dict = Dictionary::new(config, entries, ntokens, max_subwords)?;
     Ok(FastText::from_parts(args, version, dict, input, output))
 }
 
 /// Serialises a model as a version-12 `.bin` file.
 pub fn save(model: &FastText) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 + 4 * (model.input.len() + model.output.len()));
+    // Writing into a Vec cannot fail.
+    let _ = write(model, &mut out);
+    out
+}
+
+/// Writes a version-12 `.bin` file to `path`, streaming (no copy of the model in memory).
+pub fn save_path(model: &FastText, path: &std::path::Path) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+    write(model, &mut w)?;
+    std::io::Write::flush(&mut w)
+}
+
+/// The `.bin` layout of `model`, into `out`.
+fn write(model: &FastText, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let a = &model.args;
     let d = &model.dict;
-    let mut out = Vec::with_capacity(16 + 4 * (model.input.len() + model.output.len()));
+    let mut head = Vec::new();
     let i32s = |out: &mut Vec<u8>, v: i64| out.extend_from_slice(&(v as i32).to_le_bytes());
-    i32s(&mut out, MAGIC as i64);
-    i32s(&mut out, VERSION as i64);
+    i32s(&mut head, MAGIC as i64);
+    i32s(&mut head, VERSION as i64);
     for v in [
         a.dim as i64,
         a.ws as i64,
@@ -305,28 +378,36 @@ pub fn save(model: &FastText) -> Vec<u8> {
         a.maxn as i64,
         a.lr_update_rate as i64,
     ] {
-        i32s(&mut out, v);
+        i32s(&mut head, v);
     }
-    out.extend_from_slice(&a.t.to_le_bytes());
-    i32s(&mut out, d.size() as i64);
-    i32s(&mut out, d.nwords as i64);
-    i32s(&mut out, d.nlabels as i64);
-    out.extend_from_slice(&d.ntokens.to_le_bytes());
-    out.extend_from_slice(&(-1i64).to_le_bytes());
+    head.extend_from_slice(&a.t.to_le_bytes());
+    i32s(&mut head, d.size() as i64);
+    i32s(&mut head, d.nwords as i64);
+    i32s(&mut head, d.nlabels as i64);
+    head.extend_from_slice(&d.ntokens.to_le_bytes());
+    head.extend_from_slice(&(-1i64).to_le_bytes());
     for e in &d.entries {
-        out.extend_from_slice(&e.word);
-        out.push(0);
-        out.extend_from_slice(&e.count.to_le_bytes());
-        out.push(e.kind as u8);
+        head.extend_from_slice(&e.word);
+        head.push(0);
+        head.extend_from_slice(&e.count.to_le_bytes());
+        head.push(e.kind as u8);
     }
+    out.write_all(&head)?;
     let dim = a.dim as i64;
+    let mut buf = Vec::with_capacity(1 << 16);
     for data in [&model.input, &model.output] {
-        out.push(0); // not quantized (quant_ before the input matrix, qout before the output)
-        out.extend_from_slice(&((data.len() as i64) / dim).to_le_bytes());
-        out.extend_from_slice(&dim.to_le_bytes());
-        for x in data.iter() {
-            out.extend_from_slice(&x.to_le_bytes());
+        buf.clear();
+        buf.push(0); // not quantized (quant_ before the input matrix, qout before the output)
+        buf.extend_from_slice(&((data.len() as i64) / dim).to_le_bytes());
+        buf.extend_from_slice(&dim.to_le_bytes());
+        out.write_all(&buf)?;
+        for chunk in data.chunks(1 << 14) {
+            buf.clear();
+            for x in chunk {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            out.write_all(&buf)?;
         }
     }
-    out
+    Ok(())
 }

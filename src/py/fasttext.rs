@@ -84,15 +84,27 @@ pub(crate) fn input_text(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<V
     ))
 }
 
+/// The training input: a path is streamed from disk by the trainer; lines are joined.
+fn train_input(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<fasttext::train::TrainInput> {
+    if let Ok(path) = input.cast::<PyString>() {
+        let path = std::path::PathBuf::from(path.to_str()?);
+        // Open errors surface here as OSError, like a failed read of the whole file did.
+        py.detach(|| std::fs::File::open(&path))
+            .map_err(|e| PyOSError::new_err(format!("cannot open {}: {e}", path.display())))?;
+        return Ok(fasttext::train::TrainInput::Path(path));
+    }
+    Ok(fasttext::train::TrainInput::Bytes(input_text(py, input)?))
+}
+
 #[pymethods]
 impl FastTextModel {
     /// Loads a Facebook `.bin` model.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let data = py
-            .detach(|| std::fs::read(&path))
-            .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", path.display())))?;
-        let inner = py.detach(|| io::load(&data))?;
+        let inner = py.detach(|| io::load_path(&path)).map_err(|e| match e {
+            Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
+            other => PyErr::from(other),
+        })?;
         Ok(FastTextModel {
             inner: Arc::new(inner),
         })
@@ -115,7 +127,7 @@ impl FastTextModel {
 
     /// Writes a version-12 `.bin` file the fasttext package loads.
     fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
-        py.detach(|| std::fs::write(&path, io::save(&self.inner)))
+        py.detach(|| io::save_path(&self.inner, &path))
             .map_err(|e| PyOSError::new_err(format!("cannot write {}: {e}", path.display())))
     }
 
@@ -377,7 +389,7 @@ impl FastTextModel {
         if n_threads == 0 {
             return Err(PyValueError::new_err("n_threads must be at least 1"));
         }
-        let text = input_text(py, input)?;
+        let input = train_input(py, input)?;
         let signals = PythonSignals::new();
         let mut callback_error: Option<PyErr> = None;
         let result = py.detach(|| {
@@ -394,13 +406,16 @@ impl FastTextModel {
                 }
                 Ok(())
             };
-            fasttext::train::train(args, &text, n_threads, &signals, &mut report)
+            fasttext::train::train(args, input, n_threads, &signals, &mut report)
         });
         if let Some(e) = callback_error {
             return Err(e);
         }
         Ok(FastTextModel {
-            inner: Arc::new(result?),
+            inner: Arc::new(result.map_err(|e| match e {
+                Error::InvalidInput(m) if m.starts_with("cannot") => PyOSError::new_err(m),
+                other => PyErr::from(other),
+            })?),
         })
     }
 
