@@ -400,3 +400,13 @@ def test_memory_stays_flat_when_the_corpus_file_doubles(tmp_path):
 
     small, large = peak_kib(once), peak_kib(twice)
     assert large - small < 6 * 1024, f"peak RSS {small} KiB -> {large} KiB for a doubled file"
+
+
+@pytest.mark.parametrize("make", ["Word2Vec", "GloVe"])
+def test_absurd_vector_size_raises_instead_of_aborting(make):
+    # 10**12 once reached the allocator and aborted the interpreter
+    import ferrotext
+
+    est = getattr(ferrotext, make)(vector_size=10**12, min_count=1)
+    with pytest.raises(ValueError, match="vector_size"):
+        est.fit([["the", "cat", "sat"], ["the", "dog"]])

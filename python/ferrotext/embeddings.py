@@ -133,7 +133,8 @@ class Word2Vec(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "vector_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        # fastText's own cap: a typo like 10**12 must raise, not abort on a huge allocation
+        "vector_size": [Interval(numbers.Integral, 1, 100_000, closed="both")],
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "min_count": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_vocab_size": [Interval(numbers.Integral, 1, None, closed="left"), None],

@@ -207,7 +207,8 @@ class GloVe(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "vector_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        # fastText's own cap: a typo like 10**12 must raise, not abort on a huge allocation
+        "vector_size": [Interval(numbers.Integral, 1, 100_000, closed="both")],
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
         "x_max": [Interval(numbers.Real, 0, None, closed="neither")],
         "alpha": [Interval(numbers.Real, None, None, closed="neither")],
