@@ -406,7 +406,7 @@ def test_bad_classifier_input(imdb_small, tmp_path):
         FastTextClassifier(epochs=1).fit([3] + x[1:], y)
     with pytest.raises(TypeError, match="single str"):
         FastTextClassifier(epochs=1).fit("one text", ["a"])
-    with pytest.raises(ValueError, match="one line at a time"):
+    with pytest.raises(ValueError, match="fit takes one example per text"):
         FastTextClassifier(epochs=1).fit(["a\nb"] + x[1:], y)
     with pytest.raises(ValueError, match="every text is empty"):
         FastTextClassifier(epochs=1).fit(["", "  "], ["a", "b"])
@@ -534,3 +534,10 @@ def test_cooking_precision_recall_match_the_package(cooking_files):
     _, p, r = ours.test_file(cooking_files["valid"])
     print(f"cooking: ferrotext P@1 {p:.4f} R@1 {r:.4f}; fasttext P@1 {ref_p:.4f} R@1 {ref_r:.4f}")
     assert abs(p - ref_p) <= 0.01 and abs(r - ref_r) <= 0.01
+
+
+def test_fit_newline_error_names_fit_not_predict():
+    from ferrotext import FastTextClassifier
+
+    with pytest.raises(ValueError, match="fit takes one example per text"):
+        FastTextClassifier(epochs=1).fit(["a b\n", "c d"], ["x", "y"])

@@ -193,10 +193,12 @@ def _as_documents(X, what="text"):
     return [_check_line(x, i, what) for i, x in enumerate(X)]
 
 
-def _one_line_each(texts):
+def _one_line_each(texts, training=False):
+    # fastText's message for predict; training gets its own, as fastText has no in-memory fit.
+    what = "fit takes one example per text (fastText reads one line each)" if training else _NEWLINE_ERROR
     for i, t in enumerate(texts):
         if "\n" in t:
-            raise ValueError(f"{_NEWLINE_ERROR}: text #{i} holds a newline; replace it, e.g. text.replace('\\n', ' ')")
+            raise ValueError(f"{what}: text #{i} holds a newline; replace it, e.g. text.replace('\\n', ' ')")
     return texts
 
 
@@ -821,7 +823,7 @@ class FastTextClassifier(ClassifierMixin, _FastTextBase):
 
     def _fit_lines(self, X, y):
         """fastText lines ``__label__a __label__b text`` from texts and labels."""
-        texts = _one_line_each(_as_documents(X))
+        texts = _one_line_each(_as_documents(X), training=True)
         if y is None:
             raise ValueError("y is None: FastTextClassifier needs labels (or use fit_file for a __label__ file)")
         if hasattr(y, "tolist") and not isinstance(y, list):
