@@ -230,12 +230,20 @@ impl HogwildMatrix {
     /// Moves the matrix out, unpadded, releasing the atomic storage as it goes so the peak
     /// memory stays near one matrix (the output is zero-allocated, so its pages are only
     /// touched as rows are copied, last row first).
-    pub fn into_vec(mut self) -> Vec<f32> {
+    pub fn into_vec(self) -> Vec<f32> {
+        self.move_out(false)
+    }
+
+    /// [`HogwildMatrix::into_vec`], with the output on huge pages when asked.
+    fn move_out(mut self, huge_pages: bool) -> Vec<f32> {
         let rows = self.rows();
         let (dim, half) = (self.dim, self.half);
         // Shrinking may move the buffer off its 16-byte alignment.
         self.wide = false;
         let mut out = vec![0.0f32; rows * dim];
+        if huge_pages {
+            advise_huge_pages(out.as_ptr() as *const u8, rows * dim * 4);
+        }
         let mut buf = vec![0.0f32; 2 * half];
         // Release memory every ~8 MB of rows.
         let step = ((8 << 20) / (8 * half)).max(1);
@@ -514,24 +522,8 @@ impl HogwildMatrix {
     }
 
     /// [`HogwildMatrix::into_vec`] into a vector on huge pages.
-    pub fn into_vec_huge_pages(mut self) -> Vec<f32> {
-        let (rows, dim, half) = (self.rows(), self.dim, self.half);
-        // Shrinking may move the buffer off its 16-byte alignment.
-        self.wide = false;
-        // Zero-allocated, so its pages are only touched (and backed) as rows are copied.
-        let mut out = vec![0.0f32; rows * dim];
-        advise_huge_pages(out.as_ptr() as *const u8, rows * dim * 4);
-        let mut buf = vec![0.0f32; self.padded_dim()];
-        let step = ((8 << 20) / (8 * half)).max(1);
-        for i in (0..rows).rev() {
-            self.load_row(i, &mut buf);
-            out[i * dim..(i + 1) * dim].copy_from_slice(&buf[..dim]);
-            if i % step == 0 {
-                self.data.truncate(i * half);
-                self.data.shrink_to_fit();
-            }
-        }
-        out
+    pub fn into_vec_huge_pages(self) -> Vec<f32> {
+        self.move_out(true)
     }
 }
 
