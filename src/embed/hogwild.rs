@@ -209,17 +209,29 @@ pub fn advise_huge_pages(ptr: *const u8, len: usize) {
 }
 
 impl HogwildMatrix {
-    /// [`HogwildMatrix::zeros`] on huge pages (see [`advise_huge_pages`]).
+    /// [`HogwildMatrix::zeros`] on huge pages (see [`advise_huge_pages`]), zero-allocated: a
+    /// page only becomes resident when a row on it is first written (rows that stay zero cost
+    /// no memory, as in fastText, whose matrices are zero-allocated too).
     pub fn zeros_huge_pages(rows: usize, dim: usize) -> Self {
+        const _: () = assert!(
+            std::mem::size_of::<u64>() == std::mem::size_of::<AtomicU64>()
+                && std::mem::align_of::<u64>() == std::mem::align_of::<AtomicU64>()
+        );
         let dim = dim.max(1);
         let half = dim.div_ceil(2);
-        let mut data: Vec<AtomicU64> = Vec::with_capacity(rows * half);
-        advise_huge_pages(data.as_ptr() as *const u8, rows * half * 8);
-        data.extend((0..rows * half).map(|_| AtomicU64::new(0)));
+        // `vec![0u64; n]` is a zeroed allocation (calloc: fresh pages are not written).
+        let zeroed = std::mem::ManuallyDrop::new(vec![0u64; rows * half]);
+        advise_huge_pages(zeroed.as_ptr() as *const u8, rows * half * 8);
+        let (ptr, len, cap) = (zeroed.as_ptr() as *mut u64, zeroed.len(), zeroed.capacity());
+        // SAFETY: `AtomicU64` has the size, alignment (asserted above) and bit validity of
+        // `u64`, so the buffer is a valid `[AtomicU64]` with the same allocation layout; the
+        // original `Vec` is never used or dropped again.
+        let data = unsafe { Vec::from_raw_parts(ptr as *mut AtomicU64, len, cap) };
         HogwildMatrix { data, dim, half }
     }
 
-    /// [`HogwildMatrix::into_vec`] into a vector on huge pages.
+    /// [`HogwildMatrix::into_vec`] into a zero-allocated vector on huge pages; rows that are
+    /// all zero are not copied, so their pages stay untouched.
     pub fn into_vec_huge_pages(mut self) -> Vec<f32> {
         let (rows, dim, half) = (self.rows(), self.dim, self.half);
         // Zero-allocated, so its pages are only touched (and backed) as rows are copied.
@@ -229,7 +241,9 @@ impl HogwildMatrix {
         let step = ((8 << 20) / (8 * half)).max(1);
         for i in (0..rows).rev() {
             self.load_row(i, &mut buf);
-            out[i * dim..(i + 1) * dim].copy_from_slice(&buf[..dim]);
+            if buf.iter().any(|&x| x.to_bits() != 0) {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&buf[..dim]);
+            }
             if i % step == 0 {
                 self.data.truncate(i * half);
                 self.data.shrink_to_fit();

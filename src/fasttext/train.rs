@@ -629,20 +629,34 @@ pub(crate) fn train_with(
     let dim = args.dim;
     let rows = dict.nwords + args.bucket;
     let input = HogwildMatrix::zeros_huge_pages(rows, dim);
-    // U(-1/dim, 1/dim) in fixed blocks, each from its own stream: independent of n_threads.
+    // U(-1/dim, 1/dim) as fastText's `DenseMatrix::uniform(a, thread, seed)` lays it out: the
+    // flat matrix is cut into ten blocks of `rows * dim / 10` values and thread `i` fills
+    // block `i`, so only the first `min(n_threads, 10)` tenths are random and the rest stays
+    // zero (and, being zero-allocated, takes no memory until training writes a row there).
+    // The values come from fixed runs of rows, each with its own random stream.
+    let init_values = (n_threads * (rows * dim / 10)).min(rows * dim);
     const BLOCK: usize = 4096;
     let bound = 1.0 / dim as f32;
     pool.install(|| {
-        (0..rows.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
-            let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
-            let mut row = vec![0.0f32; input.padded_dim()];
-            for r in b * BLOCK..((b + 1) * BLOCK).min(rows) {
-                for x in row[..dim].iter_mut() {
-                    *x = rng.random_range(-bound..bound);
+        let init_rows = init_values.div_ceil(dim);
+        (0..init_rows.div_ceil(BLOCK))
+            .into_par_iter()
+            .for_each(|b| {
+                let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
+                let mut row = vec![0.0f32; input.padded_dim()];
+                for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
+                    let n = (init_values - r * dim).min(dim);
+                    // The last initialised row may be partly random, partly zero.
+                    for (j, x) in row[..dim].iter_mut().enumerate() {
+                        *x = if j < n {
+                            rng.random_range(-bound..bound)
+                        } else {
+                            0.0
+                        };
+                    }
+                    input.store_row(r, &row);
                 }
-                input.store_row(r, &row);
-            }
-        })
+            })
     });
     let counts = if supervised {
         dict.counts(EntryKind::Label)
@@ -1123,5 +1137,33 @@ mod tests {
             &mut |_| Ok(()),
         );
         assert!(matches!(missing, Err(Error::InvalidInput(m)) if m.starts_with("cannot open")));
+    }
+
+    #[test]
+    fn input_init_fills_the_first_tenths_like_fasttext() {
+        let text = toy_text(50);
+        for n_threads in [1usize, 3] {
+            let mut a = args(ModelName::SkipGram);
+            a.lr = 1e-12;
+            a.epoch = 1;
+            let m = train(
+                a,
+                TrainInput::Bytes(text.clone()),
+                n_threads,
+                &NeverInterrupt,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            let limit = n_threads * (m.input.len() / 10);
+            let (head, tail) = m.input.split_at(limit);
+            assert!(head.iter().all(|x| x.abs() > 1e-7 && x.abs() <= 1.0 / 16.0));
+            let bad = tail.iter().position(|x| x.abs() >= 1e-7);
+            assert!(
+                bad.is_none(),
+                "{n_threads} threads: {bad:?} {} {:?}",
+                tail.len(),
+                bad.map(|i| tail[i])
+            );
+        }
     }
 }
