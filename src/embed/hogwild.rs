@@ -209,10 +209,12 @@ pub fn advise_huge_pages(ptr: *const u8, len: usize) {
 }
 
 impl HogwildMatrix {
-    /// [`HogwildMatrix::zeros`] on huge pages (see [`advise_huge_pages`]), zero-allocated: a
-    /// page only becomes resident when a row on it is first written (rows that stay zero cost
-    /// no memory, as in fastText, whose matrices are zero-allocated too).
-    pub fn zeros_huge_pages(rows: usize, dim: usize) -> Self {
+    /// [`HogwildMatrix::zeros`], zero-allocated: a page only becomes resident when a row on it
+    /// is first written (rows that stay zero cost no memory, as in fastText, whose matrices are
+    /// zero-allocated too). The first `huge_rows` rows, which the caller will fill anyway, go
+    /// on huge pages (see [`advise_huge_pages`]); the rest keeps small pages, so that sparse
+    /// writes there do not make whole 2 MB regions resident.
+    pub fn zeros_lazy(rows: usize, dim: usize, huge_rows: usize) -> Self {
         const _: () = assert!(
             std::mem::size_of::<u64>() == std::mem::size_of::<AtomicU64>()
                 && std::mem::align_of::<u64>() == std::mem::align_of::<AtomicU64>()
@@ -221,7 +223,7 @@ impl HogwildMatrix {
         let half = dim.div_ceil(2);
         // `vec![0u64; n]` is a zeroed allocation (calloc: fresh pages are not written).
         let zeroed = std::mem::ManuallyDrop::new(vec![0u64; rows * half]);
-        advise_huge_pages(zeroed.as_ptr() as *const u8, rows * half * 8);
+        advise_huge_pages(zeroed.as_ptr() as *const u8, huge_rows.min(rows) * half * 8);
         let (ptr, len, cap) = (zeroed.as_ptr() as *mut u64, zeroed.len(), zeroed.capacity());
         // SAFETY: `AtomicU64` has the size, alignment (asserted above) and bit validity of
         // `u64`, so the buffer is a valid `[AtomicU64]` with the same allocation layout; the
@@ -230,13 +232,12 @@ impl HogwildMatrix {
         HogwildMatrix { data, dim, half }
     }
 
-    /// [`HogwildMatrix::into_vec`] into a zero-allocated vector on huge pages; rows that are
-    /// all zero are not copied, so their pages stay untouched.
-    pub fn into_vec_huge_pages(mut self) -> Vec<f32> {
+    /// [`HogwildMatrix::into_vec`] that leaves the pages of all-zero rows untouched (not
+    /// resident) in the result.
+    pub fn into_vec_lazy(mut self) -> Vec<f32> {
         let (rows, dim, half) = (self.rows(), self.dim, self.half);
-        // Zero-allocated, so its pages are only touched (and backed) as rows are copied.
+        // Zero-allocated, so its pages are only touched as non-zero rows are copied.
         let mut out = vec![0.0f32; rows * dim];
-        advise_huge_pages(out.as_ptr() as *const u8, rows * dim * 4);
         let mut buf = vec![0.0f32; 2 * half];
         let step = ((8 << 20) / (8 * half)).max(1);
         for i in (0..rows).rev() {

@@ -134,8 +134,7 @@ impl<R: std::io::BufRead> Reader<R> {
         // Zero-allocated, and runs of zeros (rows fastText never initialised nor trained) are
         // not written: their pages stay untouched.
         let mut data = vec![0.0f32; count];
-        crate::embed::hogwild::advise_huge_pages(data.as_ptr() as *const u8, count * 4);
-        let mut buf = vec![0u8; 1 << 16];
+        let mut buf = vec![0u8; 1 << 12]; // a page
         for chunk in data.chunks_mut(buf.len() / 4) {
             let bytes = &mut buf[..4 * chunk.len()];
             self.read_into(bytes, what)?;

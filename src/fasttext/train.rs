@@ -15,8 +15,9 @@
 
 use super::args::{Args, LossName, ModelName};
 use super::dictionary::{Counter, DictConfig, Dictionary, EntryKind, Token, EOS, MAX_LINE_SIZE};
-use super::loss::{negative_table, HuffmanTree, Tables};
+use super::loss::{negative_repeats, HuffmanTree, Tables};
 use super::FastText;
+use crate::embed::corpus::AliasTable;
 use crate::embed::hogwild::HogwildMatrix;
 #[cfg(target_arch = "x86_64")]
 use crate::embed::kernels::Avx2Fma;
@@ -267,7 +268,13 @@ impl Corpus {
 
 /// The trainable output layer.
 enum TrainLoss {
-    Negative { table: Vec<u32>, neg: usize },
+    /// Draws from the distribution of fastText's 10M-entry negative table (an alias table over
+    /// its repeat counts: the same probabilities without a 40 MB array and a cache miss per
+    /// draw).
+    Negative {
+        table: AliasTable,
+        neg: usize,
+    },
     Hierarchical(HuffmanTree),
     Softmax,
     OneVsAll,
@@ -385,7 +392,7 @@ impl Shared<'_> {
                     // a single-class problem cannot loop forever.
                     let mut negative = target;
                     for _ in 0..64 {
-                        negative = table[st.rng.random_range(0..table.len())];
+                        negative = table.sample(rand::RngCore::next_u64(&mut st.rng));
                         if negative != target {
                             break;
                         }
@@ -628,13 +635,13 @@ pub(crate) fn train_with(
 
     let dim = args.dim;
     let rows = dict.nwords + args.bucket;
-    let input = HogwildMatrix::zeros_huge_pages(rows, dim);
     // U(-1/dim, 1/dim) as fastText's `DenseMatrix::uniform(a, thread, seed)` lays it out: the
     // flat matrix is cut into ten blocks of `rows * dim / 10` values and thread `i` fills
     // block `i`, so only the first `min(n_threads, 10)` tenths are random and the rest stays
     // zero (and, being zero-allocated, takes no memory until training writes a row there).
     // The values come from fixed runs of rows, each with its own random stream.
     let init_values = (n_threads * (rows * dim / 10)).min(rows * dim);
+    let input = HogwildMatrix::zeros_lazy(rows, dim, init_values.div_ceil(dim));
     const BLOCK: usize = 4096;
     let bound = 1.0 / dim as f32;
     pool.install(|| {
@@ -666,7 +673,9 @@ pub(crate) fn train_with(
     let osz = counts.len();
     let loss = match args.loss {
         LossName::NegativeSampling => TrainLoss::Negative {
-            table: negative_table(&counts),
+            table: AliasTable::new(&negative_repeats(&counts), 1.0).ok_or_else(|| {
+                Error::InvalidInput("negative sampling needs a target with a count".into())
+            })?,
             neg: args.neg,
         },
         LossName::HierarchicalSoftmax => TrainLoss::Hierarchical(HuffmanTree::new(&counts)),
@@ -784,7 +793,7 @@ pub(crate) fn train_with(
     let Shared { input, output, .. } = shared;
     drop(corpus);
     let output = output.into_vec();
-    let input = input.into_vec_huge_pages();
+    let input = input.into_vec_lazy();
     let mut model = FastText::from_parts(args, super::io::VERSION, dict, input, output);
     model.epoch_losses = epoch_losses;
     Ok(model)
@@ -1165,5 +1174,25 @@ mod tests {
                 bad.map(|i| tail[i])
             );
         }
+    }
+
+    #[test]
+    fn negatives_follow_fasttexts_table() {
+        let counts = [500i64, 120, 33, 7, 1, 0, 64];
+        let table = super::super::loss::negative_table(&counts);
+        let alias = AliasTable::new(&negative_repeats(&counts), 1.0).unwrap();
+        let mut rng = rng_stream(1, 2);
+        let draws = 400_000;
+        let mut seen = vec![0usize; counts.len()];
+        for _ in 0..draws {
+            seen[alias.sample(rand::RngCore::next_u64(&mut rng)) as usize] += 1;
+        }
+        for (i, &n) in seen.iter().enumerate() {
+            let want =
+                table.iter().filter(|&&t| t as usize == i).count() as f64 / table.len() as f64;
+            let got = n as f64 / draws as f64;
+            assert!((got - want).abs() < 4e-3, "target {i}: {got} vs {want}");
+        }
+        assert_eq!(seen[5], 0);
     }
 }
