@@ -233,22 +233,35 @@ impl HogwildMatrix {
     }
 
     /// [`HogwildMatrix::into_vec`] that leaves the pages of all-zero rows untouched (not
-    /// resident) in the result.
-    pub fn into_vec_lazy(mut self) -> Vec<f32> {
+    /// resident) in the result, puts its first `huge_rows` rows on huge pages, and copies
+    /// each ~8 MB stretch (from the end, releasing it after) in parallel on the current
+    /// rayon pool.
+    pub fn into_vec_lazy(mut self, huge_rows: usize) -> Vec<f32> {
+        use rayon::prelude::*;
         let (rows, dim, half) = (self.rows(), self.dim, self.half);
         // Zero-allocated, so its pages are only touched as non-zero rows are copied.
         let mut out = vec![0.0f32; rows * dim];
-        let mut buf = vec![0.0f32; 2 * half];
+        advise_huge_pages(out.as_ptr() as *const u8, huge_rows.min(rows) * dim * 4);
         let step = ((8 << 20) / (8 * half)).max(1);
-        for i in (0..rows).rev() {
-            self.load_row(i, &mut buf);
-            if buf.iter().any(|&x| x.to_bits() != 0) {
-                out[i * dim..(i + 1) * dim].copy_from_slice(&buf[..dim]);
-            }
-            if i % step == 0 {
-                self.data.truncate(i * half);
-                self.data.shrink_to_fit();
-            }
+        let mut end = rows;
+        while end > 0 {
+            let start = end.saturating_sub(step);
+            let src = &self;
+            out[start * dim..end * dim]
+                .par_chunks_mut(64 * dim)
+                .enumerate()
+                .for_each(|(c, block)| {
+                    let mut buf = vec![0.0f32; 2 * half];
+                    for (k, row) in block.chunks_exact_mut(dim).enumerate() {
+                        src.load_row(start + 64 * c + k, &mut buf);
+                        if buf.iter().any(|&x| x.to_bits() != 0) {
+                            row.copy_from_slice(&buf[..dim]);
+                        }
+                    }
+                });
+            self.data.truncate(start * half);
+            self.data.shrink_to_fit();
+            end = start;
         }
         out
     }

@@ -641,7 +641,12 @@ pub(crate) fn train_with(
     // zero (and, being zero-allocated, takes no memory until training writes a row there).
     // The values come from fixed runs of rows, each with its own random stream.
     let init_values = (n_threads * (rows * dim / 10)).min(rows * dim);
-    let input = HogwildMatrix::zeros_lazy(rows, dim, init_values.div_ceil(dim));
+    let huge_rows = if pool.install(|| mostly_touched(&dict, &corpus, rows, dim)) {
+        rows
+    } else {
+        init_values.div_ceil(dim)
+    };
+    let input = HogwildMatrix::zeros_lazy(rows, dim, huge_rows);
     const BLOCK: usize = 4096;
     let bound = 1.0 / dim as f32;
     pool.install(|| {
@@ -793,10 +798,31 @@ pub(crate) fn train_with(
     let Shared { input, output, .. } = shared;
     drop(corpus);
     let output = output.into_vec();
-    let input = input.into_vec_lazy();
+    let input = pool.install(|| input.into_vec_lazy(huge_rows));
     let mut model = FastText::from_parts(args, super::io::VERSION, dict, input, output);
     model.epoch_losses = epoch_losses;
     Ok(model)
+}
+
+/// Whether training will write to nearly every 4 KB page of the input matrix anyway (true
+/// for a classifier with word n-grams on a sizeable corpus), so that huge pages for all of
+/// it (far fewer TLB misses on random rows) cost no extra memory. Otherwise only the rows
+/// the init fills get huge pages: a sparse set of n-gram rows keeps small pages.
+fn mostly_touched(dict: &Dictionary, corpus: &Corpus, rows: usize, dim: usize) -> bool {
+    let mut used = vec![false; rows];
+    match corpus {
+        Corpus::Supervised { inputs, .. } => inputs.iter().for_each(|&r| used[r as usize] = true),
+        Corpus::Unsupervised { .. } => (0..dict.nwords as u32)
+            .flat_map(|w| dict.subwords_of(w))
+            .for_each(|&r| used[r as usize] = true),
+    }
+    let page_rows = (4096 / (4 * dim)).max(1);
+    let pages = rows.div_ceil(page_rows);
+    let touched = used
+        .chunks(page_rows)
+        .filter(|p| p.iter().any(|&u| u))
+        .count();
+    touched as f64 >= 0.95 * pages as f64
 }
 
 /// One Hogwild worker's share of the training.
