@@ -5,13 +5,16 @@
 //! the data and wraps around, unsupervised lines are sub-sampled and cut after 1024 tokens,
 //! windows are drawn uniformly in 1..=ws, every (centre, context) pair of skip-gram and every
 //! cbow window is one `Model::update`, supervised gradients are divided by the number of
-//! inputs and one label of the line is drawn per update (all labels for one-vs-all).
+//! inputs and one label of the line is drawn per update (all labels for one-vs-all), and only
+//! the first `min(threads, 10)` tenths of the input matrix start random (the rest zero), as
+//! fastText's `DenseMatrix::uniform` lays the init out.
 //!
 //! Differences that do not change the arithmetic: the input is read in blocks and tokenised
 //! once into compact id arrays (not re-read every epoch); rows are copied out of the shared
 //! [`HogwildMatrix`] into private buffers, computed on with the AVX2/FMA kernels when the CPU
 //! has them, and stored back; skip-gram keeps the centre word's hidden vector up to date
-//! instead of re-reading its rows for every context word (see [`SkipgramSchedule`]).
+//! instead of re-reading its rows for every context word (see [`SkipgramSchedule`]);
+//! negatives come from an alias table with the probabilities of fastText's negative table.
 
 use super::args::{Args, LossName, ModelName};
 use super::dictionary::{Counter, DictConfig, Dictionary, EntryKind, Token, EOS, MAX_LINE_SIZE};
