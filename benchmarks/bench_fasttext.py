@@ -47,6 +47,16 @@ def shared_data() -> Path:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux: VmHWM, which starts afresh at exec; ru_maxrss would
+    carry over the peak of the forking parent (the parent that trained the model to predict
+    with is over 1 GB)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

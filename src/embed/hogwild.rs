@@ -511,19 +511,63 @@ pub fn advise_huge_pages(ptr: *const u8, len: usize) {
 }
 
 impl HogwildMatrix {
-    /// [`HogwildMatrix::zeros`] on huge pages (see [`advise_huge_pages`]).
-    pub fn zeros_huge_pages(rows: usize, dim: usize) -> Self {
+    /// [`HogwildMatrix::zeros`], zero-allocated: a page only becomes resident when a row on it
+    /// is first written (rows that stay zero cost no memory, as in fastText, whose matrices are
+    /// zero-allocated too). The first `huge_rows` rows, which the caller will fill anyway, go
+    /// on huge pages (see [`advise_huge_pages`]); the rest keeps small pages, so that sparse
+    /// writes there do not make whole 2 MB regions resident.
+    pub fn zeros_lazy(rows: usize, dim: usize, huge_rows: usize) -> Self {
+        const _: () = assert!(
+            std::mem::size_of::<u64>() == std::mem::size_of::<AtomicU64>()
+                && std::mem::align_of::<u64>() == std::mem::align_of::<AtomicU64>()
+        );
         let dim = dim.max(1);
         let half = pairs_per_row(dim);
-        let mut data: Vec<AtomicU64> = Vec::with_capacity(rows * half);
-        advise_huge_pages(data.as_ptr() as *const u8, rows * half * 8);
-        data.extend((0..rows * half).map(|_| AtomicU64::new(0)));
+        // `vec![0u64; n]` is a zeroed allocation (calloc: fresh pages are not written).
+        let zeroed = std::mem::ManuallyDrop::new(vec![0u64; rows * half]);
+        advise_huge_pages(zeroed.as_ptr() as *const u8, huge_rows.min(rows) * half * 8);
+        let (ptr, len, cap) = (zeroed.as_ptr() as *mut u64, zeroed.len(), zeroed.capacity());
+        // SAFETY: `AtomicU64` has the size, alignment (asserted above) and bit validity of
+        // `u64`, so the buffer is a valid `[AtomicU64]` with the same allocation layout; the
+        // original `Vec` is never used or dropped again.
+        let data = unsafe { Vec::from_raw_parts(ptr as *mut AtomicU64, len, cap) };
         Self::with_data(data, dim, half)
     }
 
-    /// [`HogwildMatrix::into_vec`] into a vector on huge pages.
-    pub fn into_vec_huge_pages(self) -> Vec<f32> {
-        self.move_out(true)
+    /// [`HogwildMatrix::into_vec`] that leaves the pages of all-zero rows untouched (not
+    /// resident) in the result, puts its first `huge_rows` rows on huge pages, and copies
+    /// each ~8 MB stretch (from the end, releasing it after) in parallel on the current
+    /// rayon pool.
+    pub fn into_vec_lazy(mut self, huge_rows: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let (rows, dim, half) = (self.rows(), self.dim, self.half);
+        // Shrinking may move the buffer off its 16-byte alignment.
+        self.wide = false;
+        // Zero-allocated, so its pages are only touched as non-zero rows are copied.
+        let mut out = vec![0.0f32; rows * dim];
+        advise_huge_pages(out.as_ptr() as *const u8, huge_rows.min(rows) * dim * 4);
+        let step = ((8 << 20) / (8 * half)).max(1);
+        let mut end = rows;
+        while end > 0 {
+            let start = end.saturating_sub(step);
+            let src = &self;
+            out[start * dim..end * dim]
+                .par_chunks_mut(64 * dim)
+                .enumerate()
+                .for_each(|(c, block)| {
+                    let mut buf = vec![0.0f32; 2 * half];
+                    for (k, row) in block.chunks_exact_mut(dim).enumerate() {
+                        src.load_row(start + 64 * c + k, &mut buf);
+                        if buf.iter().any(|&x| x.to_bits() != 0) {
+                            row.copy_from_slice(&buf[..dim]);
+                        }
+                    }
+                });
+            self.data.truncate(start * half);
+            self.data.shrink_to_fit();
+            end = start;
+        }
+        out
     }
 }
 

@@ -131,17 +131,18 @@ impl<R: std::io::BufRead> Reader<R> {
             )));
         }
         let count = bytes as usize / 4;
-        let mut data: Vec<f32> = Vec::with_capacity(count);
-        crate::embed::hogwild::advise_huge_pages(data.as_ptr() as *const u8, count * 4);
-        let mut buf = vec![0u8; 1 << 16];
-        while data.len() < count {
-            let k = (count - data.len()).min(buf.len() / 4);
-            self.read_into(&mut buf[..4 * k], what)?;
-            data.extend(
-                buf[..4 * k]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+        // Zero-allocated, and runs of zeros (rows fastText never initialised nor trained) are
+        // not written: their pages stay untouched.
+        let mut data = vec![0.0f32; count];
+        let mut buf = vec![0u8; 1 << 12]; // a page
+        for chunk in data.chunks_mut(buf.len() / 4) {
+            let bytes = &mut buf[..4 * chunk.len()];
+            self.read_into(bytes, what)?;
+            if bytes.iter().any(|&b| b != 0) {
+                for (x, c) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
         }
         Ok((m as usize, data))
     }

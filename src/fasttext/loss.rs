@@ -171,19 +171,30 @@ impl HuffmanTree {
     }
 }
 
-/// fastText's negative table: target `i` repeated in proportion to `count_i ^ 0.5`.
-pub fn negative_table(counts: &[i64]) -> Vec<u32> {
+/// How often target `i` appears in fastText's negative table: `ceil(count_i^0.5 * 1e7 / z)`
+/// (float arithmetic as fastText).
+pub fn negative_repeats(counts: &[i64]) -> Vec<u64> {
     let z: f32 = counts.iter().map(|&c| (c as f64).powf(0.5) as f32).sum();
-    let mut table = Vec::with_capacity(NEGATIVE_TABLE_SIZE + counts.len());
-    for (i, &c) in counts.iter().enumerate() {
-        let c = (c as f64).powf(0.5) as f32;
-        let reps = (c * NEGATIVE_TABLE_SIZE as f32 / z).ceil();
-        let reps = if reps.is_finite() && reps > 0.0 {
-            reps as usize
-        } else {
-            0
-        };
-        table.resize(table.len() + reps, i as u32);
+    counts
+        .iter()
+        .map(|&c| {
+            let c = (c as f64).powf(0.5) as f32;
+            let reps = (c * NEGATIVE_TABLE_SIZE as f32 / z).ceil();
+            if reps.is_finite() && reps > 0.0 {
+                reps as u64
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// fastText's negative table: target `i` repeated [`negative_repeats`] times.
+pub fn negative_table(counts: &[i64]) -> Vec<u32> {
+    let reps = negative_repeats(counts);
+    let mut table = Vec::with_capacity(reps.iter().sum::<u64>() as usize);
+    for (i, &r) in reps.iter().enumerate() {
+        table.resize(table.len() + r as usize, i as u32);
     }
     table
 }

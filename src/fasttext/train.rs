@@ -5,18 +5,22 @@
 //! the data and wraps around, unsupervised lines are sub-sampled and cut after 1024 tokens,
 //! windows are drawn uniformly in 1..=ws, every (centre, context) pair of skip-gram and every
 //! cbow window is one `Model::update`, supervised gradients are divided by the number of
-//! inputs and one label of the line is drawn per update (all labels for one-vs-all).
+//! inputs and one label of the line is drawn per update (all labels for one-vs-all), and only
+//! the first `min(threads, 10)` tenths of the input matrix start random (the rest zero), as
+//! fastText's `DenseMatrix::uniform` lays the init out.
 //!
 //! Differences that do not change the arithmetic: the input is read in blocks and tokenised
 //! once into compact id arrays (not re-read every epoch); rows are copied out of the shared
 //! [`HogwildMatrix`] into private buffers, computed on with the AVX2/FMA kernels when the CPU
 //! has them, and stored back; skip-gram keeps the centre word's hidden vector up to date
-//! instead of re-reading its rows for every context word (see [`SkipgramSchedule`]).
+//! instead of re-reading its rows for every context word (see [`SkipgramSchedule`]);
+//! negatives come from an alias table with the probabilities of fastText's negative table.
 
 use super::args::{Args, LossName, ModelName};
 use super::dictionary::{Counter, DictConfig, Dictionary, EntryKind, Token, EOS, MAX_LINE_SIZE};
-use super::loss::{negative_table, HuffmanTree, Tables};
+use super::loss::{negative_repeats, HuffmanTree, Tables};
 use super::FastText;
+use crate::embed::corpus::AliasTable;
 use crate::embed::hogwild::HogwildMatrix;
 #[cfg(target_arch = "x86_64")]
 use crate::embed::kernels::Avx2Fma;
@@ -267,7 +271,13 @@ impl Corpus {
 
 /// The trainable output layer.
 enum TrainLoss {
-    Negative { table: Vec<u32>, neg: usize },
+    /// Draws from the distribution of fastText's 10M-entry negative table (an alias table over
+    /// its repeat counts: the same probabilities without a 40 MB array and a cache miss per
+    /// draw).
+    Negative {
+        table: AliasTable,
+        neg: usize,
+    },
     Hierarchical(HuffmanTree),
     Softmax,
     OneVsAll,
@@ -385,7 +395,7 @@ impl Shared<'_> {
                     // a single-class problem cannot loop forever.
                     let mut negative = target;
                     for _ in 0..64 {
-                        negative = table[st.rng.random_range(0..table.len())];
+                        negative = table.sample(rand::RngCore::next_u64(&mut st.rng));
                         if negative != target {
                             break;
                         }
@@ -628,21 +638,40 @@ pub(crate) fn train_with(
 
     let dim = args.dim;
     let rows = dict.nwords + args.bucket;
-    let input = HogwildMatrix::zeros_huge_pages(rows, dim);
-    // U(-1/dim, 1/dim) in fixed blocks, each from its own stream: independent of n_threads.
+    // U(-1/dim, 1/dim) as fastText's `DenseMatrix::uniform(a, thread, seed)` lays it out: the
+    // flat matrix is cut into ten blocks of `rows * dim / 10` values and thread `i` fills
+    // block `i`, so only the first `min(n_threads, 10)` tenths are random and the rest stays
+    // zero (and, being zero-allocated, takes no memory until training writes a row there).
+    // The values come from fixed runs of rows, each with its own random stream.
+    let init_values = (n_threads * (rows * dim / 10)).min(rows * dim);
+    let huge_rows = if pool.install(|| mostly_touched(&dict, &corpus, rows, dim)) {
+        rows
+    } else {
+        init_values.div_ceil(dim)
+    };
+    let input = HogwildMatrix::zeros_lazy(rows, dim, huge_rows);
     const BLOCK: usize = 4096;
     let bound = 1.0 / dim as f32;
     pool.install(|| {
-        (0..rows.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
-            let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
-            let mut row = vec![0.0f32; input.padded_dim()];
-            for r in b * BLOCK..((b + 1) * BLOCK).min(rows) {
-                for x in row[..dim].iter_mut() {
-                    *x = rng.random_range(-bound..bound);
+        let init_rows = init_values.div_ceil(dim);
+        (0..init_rows.div_ceil(BLOCK))
+            .into_par_iter()
+            .for_each(|b| {
+                let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
+                let mut row = vec![0.0f32; input.padded_dim()];
+                for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
+                    let n = (init_values - r * dim).min(dim);
+                    // The last initialised row may be partly random, partly zero.
+                    for (j, x) in row[..dim].iter_mut().enumerate() {
+                        *x = if j < n {
+                            rng.random_range(-bound..bound)
+                        } else {
+                            0.0
+                        };
+                    }
+                    input.store_row(r, &row);
                 }
-                input.store_row(r, &row);
-            }
-        })
+            })
     });
     let counts = if supervised {
         dict.counts(EntryKind::Label)
@@ -652,7 +681,9 @@ pub(crate) fn train_with(
     let osz = counts.len();
     let loss = match args.loss {
         LossName::NegativeSampling => TrainLoss::Negative {
-            table: negative_table(&counts),
+            table: AliasTable::new(&negative_repeats(&counts), 1.0).ok_or_else(|| {
+                Error::InvalidInput("negative sampling needs a target with a count".into())
+            })?,
             neg: args.neg,
         },
         LossName::HierarchicalSoftmax => TrainLoss::Hierarchical(HuffmanTree::new(&counts)),
@@ -770,10 +801,31 @@ pub(crate) fn train_with(
     let Shared { input, output, .. } = shared;
     drop(corpus);
     let output = output.into_vec();
-    let input = input.into_vec_huge_pages();
+    let input = pool.install(|| input.into_vec_lazy(huge_rows));
     let mut model = FastText::from_parts(args, super::io::VERSION, dict, input, output);
     model.epoch_losses = epoch_losses;
     Ok(model)
+}
+
+/// Whether training will write to nearly every 4 KB page of the input matrix anyway (true
+/// for a classifier with word n-grams on a sizeable corpus), so that huge pages for all of
+/// it (far fewer TLB misses on random rows) cost no extra memory. Otherwise only the rows
+/// the init fills get huge pages: a sparse set of n-gram rows keeps small pages.
+fn mostly_touched(dict: &Dictionary, corpus: &Corpus, rows: usize, dim: usize) -> bool {
+    let mut used = vec![false; rows];
+    match corpus {
+        Corpus::Supervised { inputs, .. } => inputs.iter().for_each(|&r| used[r as usize] = true),
+        Corpus::Unsupervised { .. } => (0..dict.nwords as u32)
+            .flat_map(|w| dict.subwords_of(w))
+            .for_each(|&r| used[r as usize] = true),
+    }
+    let page_rows = (4096 / (4 * dim)).max(1);
+    let pages = rows.div_ceil(page_rows);
+    let touched = used
+        .chunks(page_rows)
+        .filter(|p| p.iter().any(|&u| u))
+        .count();
+    touched as f64 >= 0.95 * pages as f64
 }
 
 /// One Hogwild worker's share of the training.
@@ -1123,5 +1175,53 @@ mod tests {
             &mut |_| Ok(()),
         );
         assert!(matches!(missing, Err(Error::InvalidInput(m)) if m.starts_with("cannot open")));
+    }
+
+    #[test]
+    fn input_init_fills_the_first_tenths_like_fasttext() {
+        let text = toy_text(50);
+        for n_threads in [1usize, 3] {
+            let mut a = args(ModelName::SkipGram);
+            a.lr = 1e-12;
+            a.epoch = 1;
+            let m = train(
+                a,
+                TrainInput::Bytes(text.clone()),
+                n_threads,
+                &NeverInterrupt,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            let limit = n_threads * (m.input.len() / 10);
+            let (head, tail) = m.input.split_at(limit);
+            assert!(head.iter().all(|x| x.abs() > 1e-7 && x.abs() <= 1.0 / 16.0));
+            let bad = tail.iter().position(|x| x.abs() >= 1e-7);
+            assert!(
+                bad.is_none(),
+                "{n_threads} threads: {bad:?} {} {:?}",
+                tail.len(),
+                bad.map(|i| tail[i])
+            );
+        }
+    }
+
+    #[test]
+    fn negatives_follow_fasttexts_table() {
+        let counts = [500i64, 120, 33, 7, 1, 0, 64];
+        let table = super::super::loss::negative_table(&counts);
+        let alias = AliasTable::new(&negative_repeats(&counts), 1.0).unwrap();
+        let mut rng = rng_stream(1, 2);
+        let draws = 400_000;
+        let mut seen = vec![0usize; counts.len()];
+        for _ in 0..draws {
+            seen[alias.sample(rand::RngCore::next_u64(&mut rng)) as usize] += 1;
+        }
+        for (i, &n) in seen.iter().enumerate() {
+            let want =
+                table.iter().filter(|&&t| t as usize == i).count() as f64 / table.len() as f64;
+            let got = n as f64 / draws as f64;
+            assert!((got - want).abs() < 4e-3, "target {i}: {got} vs {want}");
+        }
+        assert_eq!(seen[5], 0);
     }
 }
