@@ -230,20 +230,12 @@ impl HogwildMatrix {
     /// Moves the matrix out, unpadded, releasing the atomic storage as it goes so the peak
     /// memory stays near one matrix (the output is zero-allocated, so its pages are only
     /// touched as rows are copied, last row first).
-    pub fn into_vec(self) -> Vec<f32> {
-        self.move_out(false)
-    }
-
-    /// [`HogwildMatrix::into_vec`], with the output on huge pages when asked.
-    fn move_out(mut self, huge_pages: bool) -> Vec<f32> {
+    pub fn into_vec(mut self) -> Vec<f32> {
         let rows = self.rows();
         let (dim, half) = (self.dim, self.half);
         // Shrinking may move the buffer off its 16-byte alignment.
         self.wide = false;
         let mut out = vec![0.0f32; rows * dim];
-        if huge_pages {
-            advise_huge_pages(out.as_ptr() as *const u8, rows * dim * 4);
-        }
         let mut buf = vec![0.0f32; 2 * half];
         // Release memory every ~8 MB of rows.
         let step = ((8 << 20) / (8 * half)).max(1);
