@@ -305,3 +305,20 @@ def test_reader_survives_random_corruption(tmp_path, binary):
             assert loaded.vectors.dtype == np.float32
             assert loaded.vectors.shape[0] == len(loaded.index_to_key)
     assert outcomes["error"] > 0  # the fuzz does reach the error paths
+
+
+# ------------------------------------------------------------------ paths and limit (fresh-user trial)
+def test_limit_zero_and_negative_as_gensim(kv, tmp_path):
+    path = tmp_path / "v.txt"
+    kv.save_word2vec_format(path)
+    # gensim reads everything for limit=0 (`if limit:`) and fails on a negative one.
+    assert len(gensim_models.KeyedVectors.load_word2vec_format(str(path), limit=0)) == len(kv)
+    assert len(KeyedVectors.load_word2vec_format(path, limit=0)) == len(kv)
+    with pytest.raises(ValueError):
+        gensim_models.KeyedVectors.load_word2vec_format(str(path), limit=-1)
+    with pytest.raises(ValueError, match="limit must be None or >= 0, got -1"):
+        KeyedVectors.load_word2vec_format(path, limit=-1)
+    with pytest.raises(TypeError, match="limit"):
+        KeyedVectors.load_word2vec_format(path, limit=2.5)
+    assert len(KeyedVectors.load_word2vec_format(path, limit=3)) == 3
+

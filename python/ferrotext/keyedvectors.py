@@ -464,8 +464,17 @@ class KeyedVectors:
         Duplicate keys keep their first vector, as gensim. Unlike gensim, which stops after the
         header's count and ignores the rest, bytes other than whitespace after the last binary
         vector raise ``ValueError`` (a wrong count or dimension, padding or damage) unless
-        ``limit`` is given.
+        ``limit`` is given. ``limit=0`` reads every vector, as in gensim; a negative ``limit``
+        raises ``ValueError``.
         """
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+                raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
+            if limit < 0:
+                # gensim fails here with numpy's "negative dimensions are not allowed".
+                raise ValueError(f"limit must be None or >= 0, got {limit}")
+            # As gensim (`if limit:`), 0 means no limit.
+            limit = int(limit) or None
         counts_by_word = None
         if fvocab is not None:
             counts_by_word = {}
