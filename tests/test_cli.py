@@ -385,3 +385,38 @@ def test_topics_ctrl_c_exits_130(tmp_path):
     assert "Traceback" not in err
     assert err.splitlines()[-1] == "ferrotext: interrupted"
     assert out == ""
+
+
+# --------------------------------------------------------------------------------------------
+# Paths, seeds, outputs of the training commands (found by a fresh-user trial)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "small.txt"
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    path.write_text("\n".join(" ".join(rng.choice(words, 15)) for _ in range(300)) + "\n")
+    return path
+
+
+TRAIN_COMMANDS = {
+    "word2vec": lambda i, o: ["word2vec", "-train", i, "-output", o, "-size", "8", "-min-count", "1",
+                              "-iter", "1", "-threads", "1", "-quiet"],
+    "fasttext": lambda i, o: ["fasttext", "skipgram", "-input", i, "-output", o, "-dim", "8", "-minCount", "1",
+                              "-epoch", "1", "-bucket", "1000", "-thread", "1", "-verbose", "0"],
+    "glove": lambda i, o: ["glove", "-input", i, "-output", o, "-vector-size", "8", "-min-count", "1",
+                           "-iter", "2", "-threads", "1", "-verbose", "0"],
+}
+
+
+@pytest.mark.parametrize("command", ["word2vec", "fasttext"])
+def test_huge_thread_count_is_capped(command, tmp_path, small_text):
+    argv = TRAIN_COMMANDS[command](small_text, tmp_path / "out")
+    flag = "-threads" if command == "word2vec" else "-thread"
+    argv[argv.index(flag) + 1] = "100000"
+    start = time.perf_counter()
+    proc = run(*argv, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - start < 30

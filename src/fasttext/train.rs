@@ -26,7 +26,7 @@ use crate::embed::hogwild::HogwildMatrix;
 use crate::embed::kernels::Avx2Fma;
 use crate::embed::kernels::{Portable, Simd};
 use crate::error::{Error, Result};
-use crate::runtime::{rng_stream, thread_pool, Interrupt, Rng};
+use crate::runtime::{effective_threads, rng_stream, thread_pool, Interrupt, Rng};
 use rand::Rng as _;
 use rayon::prelude::*;
 use std::io::Read;
@@ -588,7 +588,9 @@ pub(crate) fn train_with(
 ) -> Result<FastText> {
     args.finalize();
     args.validate()?;
-    let n_threads = n_threads.max(1);
+    // One Hogwild job per pool worker. Capping keeps the init layout: it only depends on
+    // min(n_threads, 10).
+    let n_threads = effective_threads(n_threads);
     let config = DictConfig {
         minn: args.minn,
         maxn: args.maxn,
