@@ -627,12 +627,12 @@ pub(crate) fn train_with(
     let pool = thread_pool(n_threads)?;
 
     // Pass 2: token ids. The text is dropped before the weights are allocated.
+    // Blocks are read on this thread: `interrupt` answers Ctrl-C only here, never inside
+    // `install` (a pool worker), where a whole pass used to run deaf to it.
     let mut corpus = Corpus::new(supervised);
-    pool.install(|| {
-        for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
-            corpus.add_block(&dict, args.word_ngrams, block);
-            Ok(())
-        })
+    for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
+        pool.install(|| corpus.add_block(&dict, args.word_ngrams, block));
+        Ok(())
     })?;
     drop(input);
     corpus.shrink();
@@ -652,29 +652,37 @@ pub(crate) fn train_with(
         init_values.div_ceil(dim)
     };
     let input = HogwildMatrix::zeros_lazy(rows, dim, huge_rows);
+    interrupt.check()?;
     const BLOCK: usize = 4096;
+    // Blocks in rounds of ~0.1 s (the init of 2M rows takes seconds): Ctrl-C between rounds.
+    const ROUND: usize = 16;
     let bound = 1.0 / dim as f32;
-    pool.install(|| {
-        let init_rows = init_values.div_ceil(dim);
-        (0..init_rows.div_ceil(BLOCK))
-            .into_par_iter()
-            .for_each(|b| {
-                let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
-                let mut row = vec![0.0f32; input.padded_dim()];
-                for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
-                    let n = (init_values - r * dim).min(dim);
-                    // The last initialised row may be partly random, partly zero.
-                    for (j, x) in row[..dim].iter_mut().enumerate() {
-                        *x = if j < n {
-                            rng.random_range(-bound..bound)
-                        } else {
-                            0.0
-                        };
+    let init_rows = init_values.div_ceil(dim);
+    let n_blocks = init_rows.div_ceil(BLOCK);
+    for first in (0..n_blocks).step_by(ROUND) {
+        interrupt.check()?;
+        pool.install(|| {
+            (first..(first + ROUND).min(n_blocks))
+                .into_par_iter()
+                .for_each(|b| {
+                    let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
+                    let mut row = vec![0.0f32; input.padded_dim()];
+                    for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
+                        let n = (init_values - r * dim).min(dim);
+                        // The last initialised row may be partly random, partly zero.
+                        for (j, x) in row[..dim].iter_mut().enumerate() {
+                            *x = if j < n {
+                                rng.random_range(-bound..bound)
+                            } else {
+                                0.0
+                            };
+                        }
+                        input.store_row(r, &row);
                     }
-                    input.store_row(r, &row);
-                }
-            })
-    });
+                })
+        });
+    }
+    interrupt.check()?;
     let counts = if supervised {
         dict.counts(EntryKind::Label)
     } else {

@@ -101,10 +101,13 @@ impl FastTextModel {
     /// Loads a Facebook `.bin` model.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| io::load_path(&path)).map_err(|e| match e {
-            Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
-            other => PyErr::from(other),
-        })?;
+        let signals = PythonSignals::new();
+        let inner = py
+            .detach(|| io::load_path(&path, &signals))
+            .map_err(|e| match e {
+                Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
+                other => PyErr::from(other),
+            })?;
         Ok(FastTextModel {
             inner: Arc::new(inner),
         })
