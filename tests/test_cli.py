@@ -411,6 +411,17 @@ TRAIN_COMMANDS = {
 }
 
 
+def test_fasttext_verbose_2_reports_the_vocabulary_pass(tmp_path, small_text):
+    proc = run("fasttext", "skipgram", "-input", small_text, "-output", tmp_path / "m", "-dim", "8",
+               "-minCount", "1", "-epoch", "1", "-bucket", "1000", "-thread", "1", "-verbose", "2")
+    assert proc.returncode == 0, proc.stderr
+    # fastText's line, counted while reading (4,800 tokens = 0M), before training, once.
+    err = proc.stderr  # text mode turned its "\r" into a line break
+    assert err.count("Read 0M words\n") == 1
+    assert err.index("Read 0M words") < err.index("fasttext skipgram: ")
+    assert "Number of words:  41" in proc.stderr
+
+
 @pytest.mark.parametrize("command", ["word2vec", "fasttext"])
 def test_huge_thread_count_is_capped(command, tmp_path, small_text):
     argv = TRAIN_COMMANDS[command](small_text, tmp_path / "out")

@@ -714,7 +714,8 @@ def run_fasttext_train(args) -> int:
         raise CLIError(str(exc).splitlines()[0]) from None
     core = model.model_
     if args.verbose >= 1:
-        print(f"Read {core.ntokens / 1e6:.0f}M words", file=sys.stderr)
+        if args.verbose < 2:  # at verbose 2 the progress already ended on this line
+            print(f"Read {core.ntokens // 1_000_000}M words", file=sys.stderr)
         print(f"Number of words:  {core.nwords}", file=sys.stderr)
         if args.mode == "supervised":
             print(f"Number of labels: {core.nlabels}", file=sys.stderr)

@@ -120,8 +120,17 @@ class _Progress:
         except ImportError:
             self._tqdm = None
         self.last_print = -1.0
+        self.read_line_open = False
+
+    def reading(self, words):
+        """The vocabulary pass: fastText's "Read 12M words" line, rewritten in place."""
+        print(f"\rRead {words // 1_000_000}M words", end="", file=sys.stderr, flush=True)
+        self.read_line_open = True
 
     def __call__(self, fraction, words_per_sec_per_thread, lr, loss):
+        if self.read_line_open:
+            print(file=sys.stderr, flush=True)
+            self.read_line_open = False
         percent = min(100.0, max(0.0, 100.0 * float(fraction)))
         if self._tqdm is not None:
             if self.bar is None:
@@ -137,6 +146,8 @@ class _Progress:
         self.done = percent
 
     def close(self):
+        if self.read_line_open:  # training failed right after reading
+            print(file=sys.stderr, flush=True)
         if self.bar is not None:
             self.bar.close()
 

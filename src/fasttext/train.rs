@@ -46,6 +46,21 @@ pub struct Progress {
     pub lr: f64,
     /// Running average loss.
     pub loss: f64,
+    /// `Some(tokens read)` while the vocabulary pass reads the input (the fields above are
+    /// then zero), as fastText's "Read 12M words" at verbose 2.
+    pub words_read: Option<i64>,
+}
+
+impl Progress {
+    fn reading(words: i64) -> Self {
+        Progress {
+            fraction: 0.0,
+            words_per_sec_per_thread: 0.0,
+            lr: 0.0,
+            loss: 0.0,
+            words_read: Some(words),
+        }
+    }
 }
 
 /// Where the training text comes from.
@@ -603,11 +618,17 @@ pub(crate) fn train_with(
     // Pass 1: the vocabulary.
     let mut counter = Counter::new(&config.label);
     let mut any_text = false;
+    let mut last_report = Instant::now();
     for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
         any_text = any_text || block.iter().any(|&b| !super::dictionary::is_space(b));
         counter.add_block(block);
+        if last_report.elapsed() >= Duration::from_millis(200) {
+            last_report = Instant::now();
+            report(&Progress::reading(counter.ntokens()))?;
+        }
         Ok(())
     })?;
+    report(&Progress::reading(counter.ntokens()))?;
     if !any_text {
         return Err(Error::InvalidInput("the training input is empty".into()));
     }
@@ -782,6 +803,7 @@ pub(crate) fn train_with(
                     words_per_sec_per_thread: done as f64 / secs / n_threads as f64,
                     lr: args.lr * (1.0 - fraction),
                     loss: f64::from_bits(running_loss.load(Relaxed)),
+                    words_read: None,
                 };
                 if let Err(e) = report(&p) {
                     outcome = Err(e);
@@ -801,6 +823,7 @@ pub(crate) fn train_with(
         words_per_sec_per_thread: total as f64 / secs / n_threads as f64,
         lr: 0.0,
         loss: f64::from_bits(running_loss.load(Relaxed)),
+        words_read: None,
     })?;
     let epoch_losses = epoch_stats
         .into_inner()
