@@ -411,6 +411,24 @@ TRAIN_COMMANDS = {
 }
 
 
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_negative_seed_wraps_as_in_c(command, tmp_path, small_text):
+    """fastText (and glove.c) take any int seed; -1 is the unsigned 2**32 - 1 as in C."""
+    from ferrotext.keyedvectors import KeyedVectors
+
+    outs = []
+    for seed in ("-1", str(2**32 - 1)):
+        out = tmp_path / f"seed{seed}"
+        proc = run(*TRAIN_COMMANDS[command](small_text, out), "-seed", seed)
+        assert proc.returncode == 0, proc.stderr
+        suffix = ".vec" if command == "fasttext" else ""
+        outs.append(KeyedVectors.load_word2vec_format(f"{out}{suffix}", no_header=command == "glove"))
+    np.testing.assert_array_equal(outs[0].vectors, outs[1].vectors)
+    bad = run(*TRAIN_COMMANDS[command](small_text, tmp_path / "x"), "-seed", str(2**40))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr  # argparse's usage error
+    assert "argument -seed: expected a 32-bit integer" in bad.stderr.splitlines()[-1]
+
+
 def test_fasttext_verbose_2_reports_the_vocabulary_pass(tmp_path, small_text):
     proc = run("fasttext", "skipgram", "-input", small_text, "-output", tmp_path / "m", "-dim", "8",
                "-minCount", "1", "-epoch", "1", "-bucket", "1000", "-thread", "1", "-verbose", "2")

@@ -64,6 +64,19 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """A seed as the C tools take it: any 32-bit int, a negative one wrapping around as C's
+    conversion to unsigned does (fastText's ``-seed -1`` trains; sklearn's random_state would
+    reject it with an internal message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not -(2**31) <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a 32-bit integer, got {text!r}")
+    return value % 2**32
+
+
 def _df(text: str) -> int | float:
     """Document-frequency bound with scikit-learn's meaning: int = count, float = proportion."""
     try:
@@ -136,7 +149,7 @@ def _add_lsa(sub) -> None:
     g = p.add_argument_group("SVD (TruncatedSVD)")
     g.add_argument("--algorithm", choices=["randomized", "arpack"], default="randomized", help="(default: randomized)")
     g.add_argument("--n-iter", type=_positive_int, default=100, help="randomized power iterations (default: 100)")
-    g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    g.add_argument("--seed", type=_seed, default=42, help="random seed (default: 42)")
     g.add_argument("--jobs", type=_jobs, default=None, help="threads, -1 for all cores (default: all cores)")
     p.add_argument("--out", type=Path, metavar="DOCS.npy", help="save the document vectors (n_docs x topics) as .npy")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -335,7 +348,7 @@ def _add_word2vec(sub) -> None:
     p.add_argument("-alpha", type=float, default=None, help="learning rate (default 0.025)")
     p.add_argument("-binary", type=int, choices=(0, 1), default=0, help="binary output (default 0)")
     p.add_argument("-cbow", type=int, choices=(0, 1), default=1, help="CBOW (1, default) or skip-gram (0)")
-    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-seed", type=_seed, default=1, help="random seed (default 1)")
     p.add_argument("-quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_word2vec)
 
@@ -417,7 +430,7 @@ def _add_topics(sub) -> None:
         default="batch",
         help="LDA only: batch or online variational Bayes (default: batch)",
     )
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     g.add_argument("--jobs", type=_jobs, default=None, help="threads, -1 for all cores (default: all cores)")
     p.add_argument(
         "--out", type=Path, metavar="DOCS.npy", help="save the document-topic mixtures (n_docs x topics) as .npy"
@@ -551,7 +564,7 @@ def _add_glove(sub) -> None:
     p.add_argument("-max-vocab", dest="max_vocab", type=_positive_int, default=None, help="keep at most this many words")
     p.add_argument("-memory", type=_positive_float, default=None, help="counting memory budget in GB (spills to disk beyond)")
     p.add_argument("-threads", type=_jobs, default=None, help="threads (default: all cores)")
-    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-seed", type=_seed, default=1, help="random seed (default 1)")
     p.add_argument("-write-header", dest="write_header", type=int, choices=(0, 1), default=0,
                    help="1: write a word2vec header 'V D' first (gensim's default reader)")
     p.add_argument("-verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 progress (default), 2 also cost per iteration")
@@ -647,7 +660,7 @@ def _add_fasttext(sub) -> None:
         m.add_argument("-t", type=_nonnegative_float, default=1e-4, help="sampling threshold")
         m.add_argument("-label", default="__label__", help="labels prefix")
         m.add_argument("-verbose", type=int, choices=(0, 1, 2), default=2, help="verbosity level")
-        m.add_argument("-seed", type=int, default=0, help="random seed")
+        m.add_argument("-seed", type=_seed, default=0, help="random seed")
         m.set_defaults(run=run_fasttext_train)
     for mode, help_text in (
         ("predict", "most likely labels of each line"),
