@@ -412,6 +412,49 @@ TRAIN_COMMANDS = {
 
 
 @pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_directory_as_input_is_named_a_directory(command, tmp_path):
+    proc = run(*TRAIN_COMMANDS[command](tmp_path, tmp_path / "out"))
+    assert_one_line_error(proc, str(tmp_path), "is a directory")
+
+
+def test_directory_as_model_is_named_a_directory(tmp_path, small_text):
+    assert_one_line_error(run("fasttext", "predict", tmp_path, small_text), str(tmp_path), "is a directory")
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_process_substitution_input_gives_the_same_vectors(command, tmp_path, small_text):
+    """`-input <(cat corpus)` is /dev/fd/N, a pipe: read as a stream, same model as the file."""
+    from ferrotext.keyedvectors import KeyedVectors
+
+    argv = TRAIN_COMMANDS[command]
+    out_file, out_pipe = tmp_path / "file", tmp_path / "pipe"
+    assert run(*argv(small_text, out_file)).returncode == 0
+    cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "ferrotext", *map(str, argv("PIPE", out_pipe))])
+    proc = subprocess.run(
+        ["bash", "-c", cmd.replace("'PIPE'", f"<(cat '{small_text}')")], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    suffix = ".vec" if command == "fasttext" else ""
+    load = dict(no_header=True) if command == "glove" else {}
+    a = KeyedVectors.load_word2vec_format(f"{out_file}{suffix}", **load)
+    b = KeyedVectors.load_word2vec_format(f"{out_pipe}{suffix}", **load)
+    assert a.index_to_key == b.index_to_key and len(a) > 10
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_unwritable_output_fails_before_training(command, tmp_path, small_text):
+    # 10^6 epochs would train for hours: the error must come first.
+    argv = TRAIN_COMMANDS[command](small_text, tmp_path / "no" / "such" / "folder" / "out")
+    flag = {"word2vec": "-iter", "fasttext": "-epoch", "glove": "-iter"}[command]
+    argv[argv.index(flag) + 1] = "1000000"
+    start = time.perf_counter()
+    proc = run(*argv, timeout=60)
+    assert_one_line_error(proc, "-output", "does not exist")
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
 def test_negative_seed_wraps_as_in_c(command, tmp_path, small_text):
     """fastText (and glove.c) take any int seed; -1 is the unsigned 2**32 - 1 as in C."""
     from ferrotext.keyedvectors import KeyedVectors

@@ -248,7 +248,7 @@ def test_reproducible_and_thread_count_independent_up_to_rounding():
         (["a b"], {"vocabulary": ["a", None]}, TypeError, "str"),
         (["a b"], {"symmetric": "yes"}, TypeError, "symmetric"),
         (["a b"], {"min_count": 0}, ValueError, "min_count"),
-        ("/no/such/file.txt", {}, ValueError, "not found"),
+        ("/no/such/file.txt", {}, ValueError, "no such file"),
         (42, {}, TypeError, "corpus"),
     ],
 )

@@ -456,7 +456,7 @@ def test_bad_files(tmp_path):
         FastTextClassifier(epochs=1).fit_file(empty)
     with pytest.raises(ValueError):
         FastText(epochs=1, min_count=1).fit(empty)
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(ValueError, match="no such file"):
         FastTextClassifier().fit_file(tmp_path / "missing.txt")
     with pytest.raises(TypeError):
         FastTextClassifier().fit_file(["a list"])
