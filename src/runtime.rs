@@ -23,13 +23,29 @@ impl Interrupt for NeverInterrupt {
     }
 }
 
-/// Builds a rayon pool of `n_threads` workers for one call. We never use the global pool so
-/// that `n_jobs` is honoured exactly and two callers never fight over one pool.
+/// Most threads one call starts: 8 per core, at least 32. More threads than that cannot make
+/// anything faster, and starting 100,000 of them (`n_jobs=100000`) took long enough to look
+/// like a hang.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(8).max(32)
+}
+
+/// The number of workers a call runs with for `n_threads` requested: at least 1, at most
+/// [`max_threads`].
+pub fn effective_threads(n_threads: usize) -> usize {
+    n_threads.clamp(1, max_threads())
+}
+
+/// Builds a rayon pool of [`effective_threads`]`(n_threads)` workers for one call. We never use
+/// the global pool so that `n_jobs` is honoured and two callers never fight over one pool.
+/// Callers that start one job per worker must count workers with `current_num_threads()`.
 pub fn thread_pool(n_threads: usize) -> Result<rayon::ThreadPool> {
+    let n = effective_threads(n_threads);
     rayon::ThreadPoolBuilder::new()
-        .num_threads(n_threads.max(1))
+        .num_threads(n)
         .build()
-        .map_err(|e| Error::InvalidParameter(format!("cannot start {n_threads} threads: {e}")))
+        .map_err(|e| Error::InvalidParameter(format!("cannot start {n} threads: {e}")))
 }
 
 /// The RNG used everywhere. Streams are derived from (seed, stream id), never from thread ids,
@@ -64,5 +80,16 @@ mod tests {
     fn pool_has_requested_size() {
         let pool = thread_pool(2).unwrap();
         assert_eq!(pool.current_num_threads(), 2);
+    }
+
+    #[test]
+    fn huge_thread_counts_are_capped() {
+        let start = std::time::Instant::now();
+        let pool = thread_pool(100_000).unwrap();
+        assert_eq!(pool.current_num_threads(), max_threads());
+        assert!(max_threads() >= 32);
+        assert_eq!(effective_threads(usize::MAX), max_threads());
+        assert_eq!(effective_threads(0), 1);
+        assert!(start.elapsed().as_secs_f64() < 5.0);
     }
 }

@@ -385,3 +385,110 @@ def test_topics_ctrl_c_exits_130(tmp_path):
     assert "Traceback" not in err
     assert err.splitlines()[-1] == "ferrotext: interrupted"
     assert out == ""
+
+
+# --------------------------------------------------------------------------------------------
+# Paths, seeds, outputs of the training commands (found by a fresh-user trial)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "small.txt"
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)]
+    path.write_text("\n".join(" ".join(rng.choice(words, 15)) for _ in range(300)) + "\n")
+    return path
+
+
+TRAIN_COMMANDS = {
+    "word2vec": lambda i, o: ["word2vec", "-train", i, "-output", o, "-size", "8", "-min-count", "1",
+                              "-iter", "1", "-threads", "1", "-quiet"],
+    "fasttext": lambda i, o: ["fasttext", "skipgram", "-input", i, "-output", o, "-dim", "8", "-minCount", "1",
+                              "-epoch", "1", "-bucket", "1000", "-thread", "1", "-verbose", "0"],
+    "glove": lambda i, o: ["glove", "-input", i, "-output", o, "-vector-size", "8", "-min-count", "1",
+                           "-iter", "2", "-threads", "1", "-verbose", "0"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_directory_as_input_is_named_a_directory(command, tmp_path):
+    proc = run(*TRAIN_COMMANDS[command](tmp_path, tmp_path / "out"))
+    assert_one_line_error(proc, str(tmp_path), "is a directory")
+
+
+def test_directory_as_model_is_named_a_directory(tmp_path, small_text):
+    assert_one_line_error(run("fasttext", "predict", tmp_path, small_text), str(tmp_path), "is a directory")
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_process_substitution_input_gives_the_same_vectors(command, tmp_path, small_text):
+    """`-input <(cat corpus)` is /dev/fd/N, a pipe: read as a stream, same model as the file."""
+    from ferrotext.keyedvectors import KeyedVectors
+
+    argv = TRAIN_COMMANDS[command]
+    out_file, out_pipe = tmp_path / "file", tmp_path / "pipe"
+    assert run(*argv(small_text, out_file)).returncode == 0
+    cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "ferrotext", *map(str, argv("PIPE", out_pipe))])
+    proc = subprocess.run(
+        ["bash", "-c", cmd.replace("'PIPE'", f"<(cat '{small_text}')")], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    suffix = ".vec" if command == "fasttext" else ""
+    load = dict(no_header=True) if command == "glove" else {}
+    a = KeyedVectors.load_word2vec_format(f"{out_file}{suffix}", **load)
+    b = KeyedVectors.load_word2vec_format(f"{out_pipe}{suffix}", **load)
+    assert a.index_to_key == b.index_to_key and len(a) > 10
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_unwritable_output_fails_before_training(command, tmp_path, small_text):
+    # 10^6 epochs would train for hours: the error must come first.
+    argv = TRAIN_COMMANDS[command](small_text, tmp_path / "no" / "such" / "folder" / "out")
+    flag = {"word2vec": "-iter", "fasttext": "-epoch", "glove": "-iter"}[command]
+    argv[argv.index(flag) + 1] = "1000000"
+    start = time.perf_counter()
+    proc = run(*argv, timeout=60)
+    assert_one_line_error(proc, "-output", "does not exist")
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_negative_seed_wraps_as_in_c(command, tmp_path, small_text):
+    """fastText (and glove.c) take any int seed; -1 is the unsigned 2**32 - 1 as in C."""
+    from ferrotext.keyedvectors import KeyedVectors
+
+    outs = []
+    for seed in ("-1", str(2**32 - 1)):
+        out = tmp_path / f"seed{seed}"
+        proc = run(*TRAIN_COMMANDS[command](small_text, out), "-seed", seed)
+        assert proc.returncode == 0, proc.stderr
+        suffix = ".vec" if command == "fasttext" else ""
+        outs.append(KeyedVectors.load_word2vec_format(f"{out}{suffix}", no_header=command == "glove"))
+    np.testing.assert_array_equal(outs[0].vectors, outs[1].vectors)
+    bad = run(*TRAIN_COMMANDS[command](small_text, tmp_path / "x"), "-seed", str(2**40))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr  # argparse's usage error
+    assert "argument -seed: expected a 32-bit integer" in bad.stderr.splitlines()[-1]
+
+
+def test_fasttext_verbose_2_reports_the_vocabulary_pass(tmp_path, small_text):
+    proc = run("fasttext", "skipgram", "-input", small_text, "-output", tmp_path / "m", "-dim", "8",
+               "-minCount", "1", "-epoch", "1", "-bucket", "1000", "-thread", "1", "-verbose", "2")
+    assert proc.returncode == 0, proc.stderr
+    # fastText's line, counted while reading (4,800 tokens = 0M), before training, once.
+    err = proc.stderr  # text mode turned its "\r" into a line break
+    assert err.count("Read 0M words\n") == 1
+    assert err.index("Read 0M words") < err.index("fasttext skipgram: ")
+    assert "Number of words:  41" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["word2vec", "fasttext"])
+def test_huge_thread_count_is_capped(command, tmp_path, small_text):
+    argv = TRAIN_COMMANDS[command](small_text, tmp_path / "out")
+    flag = "-threads" if command == "word2vec" else "-thread"
+    argv[argv.index(flag) + 1] = "100000"
+    start = time.perf_counter()
+    proc = run(*argv, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert time.perf_counter() - start < 30

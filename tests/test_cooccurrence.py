@@ -248,7 +248,7 @@ def test_reproducible_and_thread_count_independent_up_to_rounding():
         (["a b"], {"vocabulary": ["a", None]}, TypeError, "str"),
         (["a b"], {"symmetric": "yes"}, TypeError, "symmetric"),
         (["a b"], {"min_count": 0}, ValueError, "min_count"),
-        ("/no/such/file.txt", {}, ValueError, "not found"),
+        ("/no/such/file.txt", {}, ValueError, "no such file"),
         (42, {}, TypeError, "corpus"),
     ],
 )
@@ -318,3 +318,16 @@ def test_ctrl_c(big_file):
 
 def test_exported():
     assert "cooccurrence_matrix" in ferrotext.__all__
+
+
+def test_readme_snippet_prunes_the_vocabulary():
+    """cooccurrence_matrix keeps vocab_count's default min_count=1; on the README's demo corpus
+    that is 90,012 words (mostly typos, numbers, punctuation-glued tokens) and made the
+    snippet's GloVe fit take minutes. The snippet uses GloVe's demo.sh min-count, 5."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    calls = re.findall(r"cooccurrence_matrix\(docs[^)]*\)", readme)
+    assert calls
+    assert all("min_count=5" in c or "max_vocab_size=" in c for c in calls), calls

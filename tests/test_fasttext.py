@@ -387,6 +387,16 @@ def test_verbose_shows_progress(capsys, corpus_lines):
     assert "fasttext skipgram" in capsys.readouterr().err
 
 
+@requires_training
+def test_verbose_reports_the_vocabulary_pass(capsys, corpus_lines):
+    # The counting pass took 16 s in silence on a 13M-token corpus: fastText's "Read NM words".
+    FastText(vector_size=8, epochs=1, min_count=2, bucket=20_000, n_jobs=1, verbose=1).fit(corpus_lines[:500])
+    err = capsys.readouterr().err
+    n = sum(len(line.split()) + 1 for line in corpus_lines[:500])  # + </s> per line
+    assert f"\rRead {n // 1_000_000}M words\n" in err
+    assert err.index("Read") < err.index("fasttext skipgram")
+
+
 # ------------------------------------------------------------------------------ bad input
 
 
@@ -446,7 +456,7 @@ def test_bad_files(tmp_path):
         FastTextClassifier(epochs=1).fit_file(empty)
     with pytest.raises(ValueError):
         FastText(epochs=1, min_count=1).fit(empty)
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(ValueError, match="no such file"):
         FastTextClassifier().fit_file(tmp_path / "missing.txt")
     with pytest.raises(TypeError):
         FastTextClassifier().fit_file(["a list"])

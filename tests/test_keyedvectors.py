@@ -305,3 +305,54 @@ def test_reader_survives_random_corruption(tmp_path, binary):
             assert loaded.vectors.dtype == np.float32
             assert loaded.vectors.shape[0] == len(loaded.index_to_key)
     assert outcomes["error"] > 0  # the fuzz does reach the error paths
+
+
+# ------------------------------------------------------------------ paths and limit (fresh-user trial)
+def test_limit_zero_and_negative_as_gensim(kv, tmp_path):
+    path = tmp_path / "v.txt"
+    kv.save_word2vec_format(path)
+    # gensim reads everything for limit=0 (`if limit:`) and fails on a negative one.
+    assert len(gensim_models.KeyedVectors.load_word2vec_format(str(path), limit=0)) == len(kv)
+    assert len(KeyedVectors.load_word2vec_format(path, limit=0)) == len(kv)
+    with pytest.raises(ValueError):
+        gensim_models.KeyedVectors.load_word2vec_format(str(path), limit=-1)
+    with pytest.raises(ValueError, match="limit must be None or >= 0, got -1"):
+        KeyedVectors.load_word2vec_format(path, limit=-1)
+    with pytest.raises(TypeError, match="limit"):
+        KeyedVectors.load_word2vec_format(path, limit=2.5)
+    assert len(KeyedVectors.load_word2vec_format(path, limit=3)) == 3
+
+
+def test_directory_is_named_in_the_error(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory, not a vector file") as exc:
+        KeyedVectors.load_word2vec_format(tmp_path)
+    assert exc.value.filename == str(tmp_path)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_reads_a_pipe(kv, tmp_path, binary):
+    """/dev/fd/N of a pipe (bash's `<(zcat vectors.gz)`) has no size: read as a stream."""
+    import os
+    import threading
+
+    path = tmp_path / "v.bin"
+    kv.save_word2vec_format(path, binary=binary)
+    data = path.read_bytes()
+    r, w = os.pipe()
+
+    def feed():
+        try:
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        except BrokenPipeError:  # the reader gave up early
+            pass
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        got = KeyedVectors.load_word2vec_format(f"/dev/fd/{r}", binary=binary)
+    finally:
+        os.close(r)
+        t.join()
+    assert got.index_to_key == kv.index_to_key
+    np.testing.assert_array_equal(got.vectors, KeyedVectors.load_word2vec_format(path, binary=binary).vectors)

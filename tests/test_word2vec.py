@@ -254,7 +254,7 @@ def test_bad_corpora(tmp_path):
         _fast().fit([["aa", None, "bb"]] * 3)
     with pytest.raises(TypeError):
         _fast().fit([["a"], 5])
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(ValueError, match="no such file"):
         _fast().fit(tmp_path / "missing.txt")
     # A str is a path; a text passed by mistake gets a hint, not just "not found".
     with pytest.raises(ValueError, match="list of sentences"):

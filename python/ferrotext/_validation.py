@@ -12,7 +12,8 @@ def resolve_n_jobs(n_jobs) -> int:
     """Number of worker threads for a call, following joblib's convention.
 
     None means all cores (ferrotext has no joblib backend to inherit from; sklearn estimators
-    that lack ``n_jobs`` get the same default), -1 means all cores, -2 all but one, etc.
+    that lack ``n_jobs`` get the same default), -1 means all cores, -2 all but one, etc. Larger
+    counts than ``ferrotext._core.MAX_THREADS`` run with that many threads.
     """
     n_cpus = os.cpu_count() or 1
     if n_jobs is None:
@@ -23,7 +24,11 @@ def resolve_n_jobs(n_jobs) -> int:
         raise ValueError("n_jobs == 0 has no meaning; use None, -1 or a positive number")
     if n_jobs < 0:
         return max(1, n_cpus + 1 + int(n_jobs))
-    return int(n_jobs)
+    # Capped like every Rust pool (8 threads per core, at least 32): n_jobs=100000 would
+    # otherwise spend its time starting threads (and overflow the Rust usize for huge ints).
+    from ferrotext._core import MAX_THREADS
+
+    return min(int(n_jobs), MAX_THREADS)
 
 
 def seed_from_random_state(random_state) -> int:

@@ -64,6 +64,19 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """A seed as the C tools take it: any 32-bit int, a negative one wrapping around as C's
+    conversion to unsigned does (fastText's ``-seed -1`` trains; sklearn's random_state would
+    reject it with an internal message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not -(2**31) <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a 32-bit integer, got {text!r}")
+    return value % 2**32
+
+
 def _df(text: str) -> int | float:
     """Document-frequency bound with scikit-learn's meaning: int = count, float = proportion."""
     try:
@@ -136,11 +149,51 @@ def _add_lsa(sub) -> None:
     g = p.add_argument_group("SVD (TruncatedSVD)")
     g.add_argument("--algorithm", choices=["randomized", "arpack"], default="randomized", help="(default: randomized)")
     g.add_argument("--n-iter", type=_positive_int, default=100, help="randomized power iterations (default: 100)")
-    g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    g.add_argument("--seed", type=_seed, default=42, help="random seed (default: 42)")
     g.add_argument("--jobs", type=_jobs, default=None, help="threads, -1 for all cores (default: all cores)")
     p.add_argument("--out", type=Path, metavar="DOCS.npy", help="save the document vectors (n_docs x topics) as .npy")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=run_lsa)
+
+
+# --------------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------------
+
+
+def _check_input_file(name: str, what: str = "") -> None:
+    """A file the CLI will read: it must exist and not be a folder. Pipes and other
+    non-regular files (``<(zcat corpus.gz)`` gives ``/dev/fd/N``) are fine: they are streamed."""
+    label = f"{what}: " if what else ""
+    if os.path.isdir(name):
+        raise CLIError(f"{label}{name} is a directory, not a file")
+    if not os.path.exists(name):
+        raise CLIError(f"{label}no such file: {name}")
+
+
+def _check_output_file(path, what: str) -> None:
+    """Fails now, before any training, if ``path`` cannot be written: a folder, a missing
+    parent folder, or no permission (tried by opening it for appending, which leaves an
+    existing file intact; a file created by the try is removed again)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{what}: {path} is a directory, not a file")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise CLIError(f"{what}: folder does not exist: {parent}")
+    existed = path.exists()
+    if existed and not path.is_file():
+        return  # /dev/stdout, a named pipe: opening it here could block
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise CLIError(f"{what}: cannot write {path}: {exc.strerror or exc}") from None
+    if not existed:
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,13 +293,7 @@ def run_lsa(args) -> int:
 
     progress = _Progress(args.quiet)
     if args.out is not None:
-        parent = args.out.resolve().parent
-        if not parent.is_dir():
-            raise CLIError(f"--out: folder does not exist: {parent}")
-        if args.out.is_dir():
-            raise CLIError(f"--out: is a folder: {args.out}")
-        if not os.access(parent, os.W_OK):
-            raise CLIError(f"--out: folder is not writable: {parent}")
+        _check_output_file(args.out, "--out")
 
     t = progress.step("reading documents")
     if args.files:
@@ -335,7 +382,7 @@ def _add_word2vec(sub) -> None:
     p.add_argument("-alpha", type=float, default=None, help="learning rate (default 0.025)")
     p.add_argument("-binary", type=int, choices=(0, 1), default=0, help="binary output (default 0)")
     p.add_argument("-cbow", type=int, choices=(0, 1), default=1, help="CBOW (1, default) or skip-gram (0)")
-    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-seed", type=_seed, default=1, help="random seed (default 1)")
     p.add_argument("-quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_word2vec)
 
@@ -344,8 +391,8 @@ def run_word2vec(args) -> int:
     from ferrotext.embeddings import Word2Vec
 
     for f in args.input:
-        if not os.path.isfile(f):
-            raise CLIError(f"no such file: {f}")
+        _check_input_file(f)
+    _check_output_file(args.output, "-output")
     if args.hs == 0 and args.negative < 1:
         raise CLIError("-negative must be >= 1 unless -hs 1")
     model = Word2Vec(
@@ -417,25 +464,13 @@ def _add_topics(sub) -> None:
         default="batch",
         help="LDA only: batch or online variational Bayes (default: batch)",
     )
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     g.add_argument("--jobs", type=_jobs, default=None, help="threads, -1 for all cores (default: all cores)")
     p.add_argument(
         "--out", type=Path, metavar="DOCS.npy", help="save the document-topic mixtures (n_docs x topics) as .npy"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=run_topics)
-
-
-def _check_out_path(out: Path | None) -> None:
-    if out is None:
-        return
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise CLIError(f"--out: folder does not exist: {parent}")
-    if out.is_dir():
-        raise CLIError(f"--out: is a folder: {out}")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"--out: folder is not writable: {parent}")
 
 
 def run_topics(args) -> int:
@@ -447,7 +482,8 @@ def run_topics(args) -> int:
     from ferrotext import PLSA, CountVectorizer, LatentDirichletAllocation
 
     progress = _Progress(args.quiet)
-    _check_out_path(args.out)
+    if args.out is not None:
+        _check_output_file(args.out, "--out")
 
     t = progress.step("reading documents")
     if args.files:
@@ -551,7 +587,7 @@ def _add_glove(sub) -> None:
     p.add_argument("-max-vocab", dest="max_vocab", type=_positive_int, default=None, help="keep at most this many words")
     p.add_argument("-memory", type=_positive_float, default=None, help="counting memory budget in GB (spills to disk beyond)")
     p.add_argument("-threads", type=_jobs, default=None, help="threads (default: all cores)")
-    p.add_argument("-seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-seed", type=_seed, default=1, help="random seed (default 1)")
     p.add_argument("-write-header", dest="write_header", type=int, choices=(0, 1), default=0,
                    help="1: write a word2vec header 'V D' first (gensim's default reader)")
     p.add_argument("-verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 progress (default), 2 also cost per iteration")
@@ -562,11 +598,9 @@ def run_glove(args) -> int:
     from ferrotext.glove import GloVe
 
     for f in args.input:
-        if not os.path.isfile(f):
-            raise CLIError(f"no such file: {f}")
+        _check_input_file(f)
     out = Path(args.output)
-    if out.is_dir():
-        raise CLIError(f"-output is a directory: {out}")
+    _check_output_file(out, "-output")
     model = GloVe(
         vector_size=args.vector_size, window=args.window, x_max=args.x_max, alpha=args.alpha,
         learning_rate=args.eta, epochs=args.iter, min_count=args.min_count, symmetric=bool(args.symmetric),
@@ -647,7 +681,7 @@ def _add_fasttext(sub) -> None:
         m.add_argument("-t", type=_nonnegative_float, default=1e-4, help="sampling threshold")
         m.add_argument("-label", default="__label__", help="labels prefix")
         m.add_argument("-verbose", type=int, choices=(0, 1, 2), default=2, help="verbosity level")
-        m.add_argument("-seed", type=int, default=0, help="random seed")
+        m.add_argument("-seed", type=_seed, default=0, help="random seed")
         m.set_defaults(run=run_fasttext_train)
     for mode, help_text in (
         ("predict", "most likely labels of each line"),
@@ -669,14 +703,6 @@ def _add_fasttext(sub) -> None:
     m.set_defaults(run=run_fasttext_test)
 
 
-def _check_writable_prefix(prefix: str) -> None:
-    parent = Path(prefix + ".bin").resolve().parent
-    if not parent.is_dir():
-        raise CLIError(f"-output: folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"-output: folder is not writable: {parent}")
-
-
 def write_fasttext_vec(core, path) -> None:
     """fastText's .vec: ``nwords dim`` then ``word v1 ... vd `` per word (5 significant digits,
     a space after each value), words in dictionary order, as fastText's saveVectors."""
@@ -691,9 +717,10 @@ def write_fasttext_vec(core, path) -> None:
 def run_fasttext_train(args) -> int:
     from ferrotext.fasttext import FastText, FastTextClassifier
 
-    if args.input != "-" and not os.path.isfile(args.input):
-        raise CLIError(f"-input: no such file: {args.input}")
-    _check_writable_prefix(args.output)
+    if args.input != "-":
+        _check_input_file(args.input, "-input")
+    for ext in (".bin", ".vec"):
+        _check_output_file(args.output + ext, "-output")
     if args.maxn and args.minn > args.maxn:
         raise CLIError(f"-minn {args.minn} is larger than -maxn {args.maxn}")
     if args.loss == "ns" and args.neg < 1:
@@ -714,7 +741,8 @@ def run_fasttext_train(args) -> int:
         raise CLIError(str(exc).splitlines()[0]) from None
     core = model.model_
     if args.verbose >= 1:
-        print(f"Read {core.ntokens / 1e6:.0f}M words", file=sys.stderr)
+        if args.verbose < 2:  # at verbose 2 the progress already ended on this line
+            print(f"Read {core.ntokens // 1_000_000}M words", file=sys.stderr)
         print(f"Number of words:  {core.nwords}", file=sys.stderr)
         if args.mode == "supervised":
             print(f"Number of labels: {core.nlabels}", file=sys.stderr)
@@ -732,7 +760,9 @@ def run_fasttext_train(args) -> int:
 def _load_fasttext_model(path: str):
     from ferrotext.fasttext import load_facebook_model
 
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a directory, not a model file")
+    if not os.path.exists(path):
         raise CLIError(f"no such model file: {path}")
     try:
         return load_facebook_model(path)
@@ -745,8 +775,7 @@ def _read_input_lines(path: str):
     if path == "-":
         fh = sys.stdin.buffer
     else:
-        if not os.path.isfile(path):
-            raise CLIError(f"no such file: {path}")
+        _check_input_file(path)
         fh = open(path, "rb")
     try:
         chunk = []
@@ -798,8 +827,8 @@ def run_fasttext_test(args) -> int:
         with os.fdopen(fd, "wb") as fh:
             fh.write(sys.stdin.buffer.read())
         path = tmp
-    elif not os.path.isfile(path):
-        raise CLIError(f"no such file: {path}")
+    else:
+        _check_input_file(path)
     model.set_params(n_jobs=args.thread)
     try:
         n, precision, recall = model.test_file(path, k=args.k, threshold=args.threshold)

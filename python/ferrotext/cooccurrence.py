@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ferrotext import _core
+from ferrotext._corpus import readable_paths
 from ferrotext._validation import resolve_n_jobs
 
 __all__ = ["cooccurrence_matrix"]
@@ -250,12 +251,9 @@ def cooccurrence_matrix(
                   memory_limit=limit, progress=progress)
     try:
         if paths is not None:
-            for p in paths:
-                if not os.path.isfile(p):
-                    raise ValueError(
-                        f"corpus file not found: {p[:80]!r}. A str or path is read as a file name; "
-                        "for text in memory pass a list of documents, e.g. [text]"
-                    )
+            paths = readable_paths(
+                paths, ". A str or path is read as a file name; for text in memory pass a list of documents, e.g. [text]"
+            )
             if vocab is None:
                 words, counts, total = _core.cooccur_count_files(paths, n_threads, progress)
                 if total == 0:

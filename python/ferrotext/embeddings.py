@@ -16,7 +16,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ferrotext import _core
+from ferrotext._corpus import readable_paths
 from ferrotext._validation import resolve_n_jobs, seed_from_random_state
+
+_FILE_HINT = (
+    ". A str or path is read as a file name; to train on text in memory pass a list of sentences, "
+    "e.g. [text] or [text.split()]"
+)
 from ferrotext.keyedvectors import KeyedVectors
 
 __all__ = ["Word2Vec"]
@@ -211,9 +217,9 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         if X is None:
             raise ValueError("corpus is None")
         if _is_pathlike(X):
-            return "files", [os.fsdecode(X)]
+            return "files", readable_paths([X], _FILE_HINT)
         if isinstance(X, (list, tuple)) and X and all(isinstance(x, os.PathLike) for x in X):
-            return "files", [os.fspath(x) for x in X]
+            return "files", readable_paths(X, _FILE_HINT)
         if isinstance(X, np.ndarray):
             X = X.tolist()
         if iter(X) is X:  # one-shot iterator: read it once
@@ -233,12 +239,6 @@ class Word2Vec(TransformerMixin, BaseEstimator):
     def _count(self, kind, X):
         """Raw counts: (words, counts, total_tokens, n_sentences)."""
         if kind == "files":
-            for p in X:
-                if not os.path.isfile(p):
-                    raise ValueError(
-                        f"corpus file not found: {p[:80]!r}. A str or path is read as a file name; "
-                        "to train on text in memory pass a list of sentences, e.g. [text] or [text.split()]"
-                    )
             return _core.w2v_count_files(X, self.max_vocab_size)
         counter = Counter()
         total = 0

@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ferrotext import _core
+from ferrotext._corpus import readable_paths
 from ferrotext._validation import resolve_n_jobs
 from ferrotext.keyedvectors import KeyedVectors
 
@@ -120,8 +121,17 @@ class _Progress:
         except ImportError:
             self._tqdm = None
         self.last_print = -1.0
+        self.read_line_open = False
+
+    def reading(self, words):
+        """The vocabulary pass: fastText's "Read 12M words" line, rewritten in place."""
+        print(f"\rRead {words // 1_000_000}M words", end="", file=sys.stderr, flush=True)
+        self.read_line_open = True
 
     def __call__(self, fraction, words_per_sec_per_thread, lr, loss):
+        if self.read_line_open:
+            print(file=sys.stderr, flush=True)
+            self.read_line_open = False
         percent = min(100.0, max(0.0, 100.0 * float(fraction)))
         if self._tqdm is not None:
             if self.bar is None:
@@ -137,6 +147,8 @@ class _Progress:
         self.done = percent
 
     def close(self):
+        if self.read_line_open:  # training failed right after reading
+            print(file=sys.stderr, flush=True)
         if self.bar is not None:
             self.bar.close()
 
@@ -211,12 +223,10 @@ class _TextFile:
         self.tmp = None
 
     def __enter__(self):
-        for p in self.paths:
-            if not os.path.isfile(p):
-                raise ValueError(
-                    f"file not found: {p[:120]!r}. A str or path is read as a file name; to train on "
-                    "text in memory pass a list of sentences"
-                )
+        # Pipes become temporary copies: the core reads a training file twice.
+        self.paths = readable_paths(
+            self.paths, ". A str or path is read as a file name; to train on text in memory pass a list of sentences"
+        )
         if len(self.paths) == 1 and not self.paths[0].endswith(".gz"):
             return self.paths[0]
         fd, self.tmp = tempfile.mkstemp(prefix="ferrotext-fasttext-", suffix=".txt")
@@ -1068,10 +1078,9 @@ def load_facebook_model(path, **params):
     raise ValueError (not supported yet)."""
     if not _is_pathlike(path):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fsdecode(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"no such file: {path}")
-    core = _binding().load(path)
+    # A pipe (/dev/fd/N) has no size to check the header against: read a temporary copy.
+    paths = readable_paths([path])
+    core = _binding().load(paths[0])
     args = core.args
     if core.is_supervised:
         est = FastTextClassifier()

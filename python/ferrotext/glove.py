@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ferrotext import _core
+from ferrotext._corpus import check_file
 from ferrotext._validation import resolve_n_jobs, seed_from_random_state
 from ferrotext.keyedvectors import _UNWRITABLE_KEY, KeyedVectors, _open
 
@@ -409,8 +410,7 @@ def save_glove_format(kv, path, *, write_unk=False):
 def load_glove_format(path, *, encoding="utf8", unicode_errors="strict", limit=None):
     """Reads a GloVe text file into a :class:`KeyedVectors` (see :meth:`GloVe.load_glove_format`)."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"no such file: {path!r}")
+    check_file(path)
     with _open(path, "rb") as fin:
         first = fin.readline(1 << 16)
     # A word2vec header ("V D") would be read as a word with one value: say so instead.

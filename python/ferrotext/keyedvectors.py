@@ -9,11 +9,13 @@ batched when there are many queries (analogy evaluation).
 
 from __future__ import annotations
 
+import errno
 import gzip
 import itertools
 import numbers
 import os
 import re
+import stat
 import warnings
 
 import numpy as np
@@ -32,6 +34,9 @@ _UNWRITABLE_KEY = re.compile(r"^$|[ \n]")
 
 def _open(path, mode="rb"):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        # open() would say only "[Errno 21] Is a directory" from deep inside a reader.
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a vector file", path)
     if path.endswith(".gz"):
         return gzip.open(path, mode)
     return open(path, mode)
@@ -464,8 +469,17 @@ class KeyedVectors:
         Duplicate keys keep their first vector, as gensim. Unlike gensim, which stops after the
         header's count and ignores the rest, bytes other than whitespace after the last binary
         vector raise ``ValueError`` (a wrong count or dimension, padding or damage) unless
-        ``limit`` is given.
+        ``limit`` is given. ``limit=0`` reads every vector, as in gensim; a negative ``limit``
+        raises ``ValueError``. A pipe (``/dev/fd/N``) is read as a stream.
         """
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+                raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
+            if limit < 0:
+                # gensim fails here with numpy's "negative dimensions are not allowed".
+                raise ValueError(f"limit must be None or >= 0, got {limit}")
+            # As gensim (`if limit:`), 0 means no limit.
+            limit = int(limit) or None
         counts_by_word = None
         if fvocab is not None:
             counts_by_word = {}
@@ -481,8 +495,10 @@ class KeyedVectors:
             n, dim = None, None
         with _open(fname, "rb") as fin:
             size = None
-            if not os.fspath(fname).endswith(".gz"):
-                size = os.fstat(fin.fileno()).st_size
+            st = os.fstat(fin.fileno())
+            # Only a regular file has a size to check the header against (not a pipe, /dev/fd/N).
+            if not os.fspath(fname).endswith(".gz") and stat.S_ISREG(st.st_mode):
+                size = st.st_size
             if not no_header:
                 header = fin.readline(256)
                 try:

@@ -17,7 +17,7 @@
 //! (half the work); the matrix is `U + U^T`.
 
 use crate::error::{Error, Result};
-use crate::runtime::{thread_pool, Interrupt};
+use crate::runtime::{effective_threads, thread_pool, Interrupt};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -437,7 +437,8 @@ where
     C: Fn(&mut A, T) -> Result<()> + Sync,
     F: Fn(&mut A) -> Result<()> + Sync,
 {
-    let n_threads = n_threads.max(1);
+    // One worker (and one accumulator) per pool thread.
+    let n_threads = effective_threads(n_threads);
     let pool = thread_pool(n_threads)?;
     let (tx, rx) = mpsc::sync_channel::<T>(2 * n_threads);
     let rx = Mutex::new(rx);
@@ -827,7 +828,7 @@ struct Plan {
 impl Plan {
     fn new(vocab_size: usize, params: &CooccurParams) -> Result<Self> {
         params.validate()?;
-        let n = params.n_threads.max(1);
+        let n = effective_threads(params.n_threads);
         let (dense_entries, capacity, spill) = match params.memory_limit {
             None => (DEFAULT_DENSE_ENTRIES, DEFAULT_BUFFER_RECORDS, None),
             Some(limit) => {
@@ -1310,7 +1311,7 @@ fn assemble(
         runs.append(&mut acc.runs);
     }
     stats.runs = runs.len();
-    let n_threads = params.n_threads.max(1);
+    let n_threads = effective_threads(params.n_threads);
     let pool = thread_pool(n_threads)?;
     let mut tables: Vec<Vec<f64>> = accs.into_iter().map(|a| a.dense).collect();
     let mut dense = if tables.is_empty() {

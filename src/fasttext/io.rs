@@ -6,6 +6,7 @@ use super::args::{Args, LossName, ModelName};
 use super::dictionary::{DictConfig, Dictionary, Entry, EntryKind};
 use super::FastText;
 use crate::error::{Error, Result};
+use crate::runtime::{Interrupt, NeverInterrupt};
 use std::io::{BufRead, Read};
 
 /// fastText's magic number.
@@ -20,13 +21,18 @@ fn bad(msg: impl Into<String>) -> Error {
 /// Reads the layout from any byte stream whose length is known up front, so every size can
 /// be checked against the bytes left (and the matrices go straight into their `Vec<f32>`
 /// without a copy of the whole file).
-struct Reader<R: std::io::BufRead> {
+struct Reader<'a, R: std::io::BufRead> {
     inner: R,
     pos: usize,
     len: usize,
+    /// Asked every [`INTERRUPT_BYTES`] of matrix data (a big model takes seconds to read).
+    interrupt: &'a dyn Interrupt,
 }
 
-impl<R: std::io::BufRead> Reader<R> {
+/// Bytes read between two interrupt checks: a few milliseconds of disk or page-cache reads.
+const INTERRUPT_BYTES: usize = 16 << 20;
+
+impl<R: std::io::BufRead> Reader<'_, R> {
     fn left(&self) -> usize {
         self.len - self.pos
     }
@@ -135,7 +141,10 @@ impl<R: std::io::BufRead> Reader<R> {
         // not written: their pages stay untouched.
         let mut data = vec![0.0f32; count];
         let mut buf = vec![0u8; 1 << 12]; // a page
-        for chunk in data.chunks_mut(buf.len() / 4) {
+        for (i, chunk) in data.chunks_mut(buf.len() / 4).enumerate() {
+            if i % (INTERRUPT_BYTES / buf.len()) == 0 {
+                self.interrupt.check()?;
+            }
             let bytes = &mut buf[..4 * chunk.len()];
             self.read_into(bytes, what)?;
             if bytes.iter().any(|&b| b != 0) {
@@ -150,11 +159,12 @@ impl<R: std::io::BufRead> Reader<R> {
 
 /// Parses a `.bin` model held in memory.
 pub fn load(data: &[u8]) -> Result<FastText> {
-    load_from(data, data.len())
+    load_from(data, data.len(), &NeverInterrupt)
 }
 
-/// Reads a `.bin` model file, streaming (the file is never held in memory whole).
-pub fn load_path(path: &std::path::Path) -> Result<FastText> {
+/// Reads a `.bin` model file, streaming (the file is never held in memory whole), and asks
+/// `interrupt` while it reads the matrices.
+pub fn load_path(path: &std::path::Path, interrupt: &dyn Interrupt) -> Result<FastText> {
     let file = std::fs::File::open(path)
         .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
     let len = file
@@ -162,12 +172,25 @@ pub fn load_path(path: &std::path::Path) -> Result<FastText> {
         .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?
         .len();
     let len = usize::try_from(len).map_err(|_| bad("the fastText model file is too large"))?;
-    load_from(std::io::BufReader::with_capacity(1 << 16, file), len)
+    load_from(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        len,
+        interrupt,
+    )
 }
 
 /// Parses a `.bin` model of `len` bytes from `inner`.
-fn load_from<R: std::io::BufRead>(inner: R, len: usize) -> Result<FastText> {
-    let mut r = Reader { inner, pos: 0, len };
+fn load_from<R: std::io::BufRead>(
+    inner: R,
+    len: usize,
+    interrupt: &dyn Interrupt,
+) -> Result<FastText> {
+    let mut r = Reader {
+        inner,
+        pos: 0,
+        len,
+        interrupt,
+    };
     let first = r.i32("magic number")?;
     let second = r.i32("version")?;
     let legacy = first != MAGIC;
@@ -338,6 +361,7 @@ fn load_from<R: std::io::BufRead>(inner: R, len: usize) -> Result<FastText> {
     };
     // Subword ids are bounded by what the matrix bytes can justify (at most 4 ids per byte).
     let max_subwords = len.saturating_mul(4).max(1 << 20);
+    interrupt.check()?;
     let dict = Dictionary::new(config, entries, ntokens, max_subwords)?;
     Ok(FastText::from_parts(args, version, dict, input, output))
 }
@@ -411,4 +435,59 @@ fn write(model: &FastText, out: &mut dyn std::io::Write) -> std::io::Result<()> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fasttext::train::{train, TrainInput};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its checks and cancels from check number `cancel_at` on.
+    struct Counting {
+        calls: AtomicUsize,
+        cancel_at: usize,
+    }
+
+    impl Interrupt for Counting {
+        fn check(&self) -> Result<()> {
+            if self.calls.fetch_add(1, Ordering::Relaxed) + 1 >= self.cancel_at {
+                return Err(Error::Cancelled);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn load_path_asks_the_interrupt_while_reading_the_matrices() {
+        let mut a = Args::defaults(ModelName::SkipGram);
+        a.dim = 32;
+        a.epoch = 1;
+        a.min_count = 1;
+        a.bucket = 400_000; // a 51 MB input matrix
+        let text = b"the river bank of the river\nmoney in the bank\n".repeat(20);
+        let model = train(a, TrainInput::Bytes(text), 1, &NeverInterrupt, &mut |_| {
+            Ok(())
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.bin");
+        save_path(&model, &path).unwrap();
+
+        let all = Counting {
+            calls: AtomicUsize::new(0),
+            cancel_at: usize::MAX,
+        };
+        let loaded = load_path(&path, &all).unwrap();
+        assert_eq!(loaded.input, model.input);
+        // At least one check per 16 MB of matrix data.
+        let calls = all.calls.load(Ordering::Relaxed);
+        assert!(calls >= 51 / 16, "{calls} checks");
+
+        let cancel = Counting {
+            calls: AtomicUsize::new(0),
+            cancel_at: 2,
+        };
+        assert!(matches!(load_path(&path, &cancel), Err(Error::Cancelled)));
+    }
 }

@@ -26,7 +26,7 @@ use crate::embed::hogwild::HogwildMatrix;
 use crate::embed::kernels::Avx2Fma;
 use crate::embed::kernels::{Portable, Simd};
 use crate::error::{Error, Result};
-use crate::runtime::{rng_stream, thread_pool, Interrupt, Rng};
+use crate::runtime::{effective_threads, rng_stream, thread_pool, Interrupt, Rng};
 use rand::Rng as _;
 use rayon::prelude::*;
 use std::io::Read;
@@ -46,6 +46,21 @@ pub struct Progress {
     pub lr: f64,
     /// Running average loss.
     pub loss: f64,
+    /// `Some(tokens read)` while the vocabulary pass reads the input (the fields above are
+    /// then zero), as fastText's "Read 12M words" at verbose 2.
+    pub words_read: Option<i64>,
+}
+
+impl Progress {
+    fn reading(words: i64) -> Self {
+        Progress {
+            fraction: 0.0,
+            words_per_sec_per_thread: 0.0,
+            lr: 0.0,
+            loss: 0.0,
+            words_read: Some(words),
+        }
+    }
 }
 
 /// Where the training text comes from.
@@ -588,7 +603,9 @@ pub(crate) fn train_with(
 ) -> Result<FastText> {
     args.finalize();
     args.validate()?;
-    let n_threads = n_threads.max(1);
+    // One Hogwild job per pool worker. Capping keeps the init layout: it only depends on
+    // min(n_threads, 10).
+    let n_threads = effective_threads(n_threads);
     let config = DictConfig {
         minn: args.minn,
         maxn: args.maxn,
@@ -601,11 +618,17 @@ pub(crate) fn train_with(
     // Pass 1: the vocabulary.
     let mut counter = Counter::new(&config.label);
     let mut any_text = false;
+    let mut last_report = Instant::now();
     for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
         any_text = any_text || block.iter().any(|&b| !super::dictionary::is_space(b));
         counter.add_block(block);
+        if last_report.elapsed() >= Duration::from_millis(200) {
+            last_report = Instant::now();
+            report(&Progress::reading(counter.ntokens()))?;
+        }
         Ok(())
     })?;
+    report(&Progress::reading(counter.ntokens()))?;
     if !any_text {
         return Err(Error::InvalidInput("the training input is empty".into()));
     }
@@ -625,12 +648,12 @@ pub(crate) fn train_with(
     let pool = thread_pool(n_threads)?;
 
     // Pass 2: token ids. The text is dropped before the weights are allocated.
+    // Blocks are read on this thread: `interrupt` answers Ctrl-C only here, never inside
+    // `install` (a pool worker), where a whole pass used to run deaf to it.
     let mut corpus = Corpus::new(supervised);
-    pool.install(|| {
-        for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
-            corpus.add_block(&dict, args.word_ngrams, block);
-            Ok(())
-        })
+    for_each_block(&input, supervised, block_bytes, interrupt, &mut |block| {
+        pool.install(|| corpus.add_block(&dict, args.word_ngrams, block));
+        Ok(())
     })?;
     drop(input);
     corpus.shrink();
@@ -650,29 +673,37 @@ pub(crate) fn train_with(
         init_values.div_ceil(dim)
     };
     let input = HogwildMatrix::zeros_lazy(rows, dim, huge_rows);
+    interrupt.check()?;
     const BLOCK: usize = 4096;
+    // Blocks in rounds of ~0.1 s (the init of 2M rows takes seconds): Ctrl-C between rounds.
+    const ROUND: usize = 16;
     let bound = 1.0 / dim as f32;
-    pool.install(|| {
-        let init_rows = init_values.div_ceil(dim);
-        (0..init_rows.div_ceil(BLOCK))
-            .into_par_iter()
-            .for_each(|b| {
-                let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
-                let mut row = vec![0.0f32; input.padded_dim()];
-                for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
-                    let n = (init_values - r * dim).min(dim);
-                    // The last initialised row may be partly random, partly zero.
-                    for (j, x) in row[..dim].iter_mut().enumerate() {
-                        *x = if j < n {
-                            rng.random_range(-bound..bound)
-                        } else {
-                            0.0
-                        };
+    let init_rows = init_values.div_ceil(dim);
+    let n_blocks = init_rows.div_ceil(BLOCK);
+    for first in (0..n_blocks).step_by(ROUND) {
+        interrupt.check()?;
+        pool.install(|| {
+            (first..(first + ROUND).min(n_blocks))
+                .into_par_iter()
+                .for_each(|b| {
+                    let mut rng = rng_stream(args.seed, (1u64 << 40) + b as u64);
+                    let mut row = vec![0.0f32; input.padded_dim()];
+                    for r in b * BLOCK..((b + 1) * BLOCK).min(init_rows) {
+                        let n = (init_values - r * dim).min(dim);
+                        // The last initialised row may be partly random, partly zero.
+                        for (j, x) in row[..dim].iter_mut().enumerate() {
+                            *x = if j < n {
+                                rng.random_range(-bound..bound)
+                            } else {
+                                0.0
+                            };
+                        }
+                        input.store_row(r, &row);
                     }
-                    input.store_row(r, &row);
-                }
-            })
-    });
+                })
+        });
+    }
+    interrupt.check()?;
     let counts = if supervised {
         dict.counts(EntryKind::Label)
     } else {
@@ -772,6 +803,7 @@ pub(crate) fn train_with(
                     words_per_sec_per_thread: done as f64 / secs / n_threads as f64,
                     lr: args.lr * (1.0 - fraction),
                     loss: f64::from_bits(running_loss.load(Relaxed)),
+                    words_read: None,
                 };
                 if let Err(e) = report(&p) {
                     outcome = Err(e);
@@ -791,6 +823,7 @@ pub(crate) fn train_with(
         words_per_sec_per_thread: total as f64 / secs / n_threads as f64,
         lr: 0.0,
         loss: f64::from_bits(running_loss.load(Relaxed)),
+        words_read: None,
     })?;
     let epoch_losses = epoch_stats
         .into_inner()

@@ -101,10 +101,13 @@ impl FastTextModel {
     /// Loads a Facebook `.bin` model.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| io::load_path(&path)).map_err(|e| match e {
-            Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
-            other => PyErr::from(other),
-        })?;
+        let signals = PythonSignals::new();
+        let inner = py
+            .detach(|| io::load_path(&path, &signals))
+            .map_err(|e| match e {
+                Error::InvalidInput(m) if m.starts_with("cannot read") => PyOSError::new_err(m),
+                other => PyErr::from(other),
+            })?;
         Ok(FastTextModel {
             inner: Arc::new(inner),
         })
@@ -395,9 +398,15 @@ impl FastTextModel {
         let result = py.detach(|| {
             let mut report = |p: &fasttext::train::Progress| -> crate::error::Result<()> {
                 if let Some(cb) = &progress {
-                    let r = Python::attach(|py| {
-                        cb.call1(py, (p.fraction, p.words_per_sec_per_thread, p.lr, p.loss))
-                            .map(|_| ())
+                    // The vocabulary pass goes to an optional `reading(words)` method.
+                    let r = Python::attach(|py| match p.words_read {
+                        Some(n) => match cb.bind(py).hasattr("reading") {
+                            Ok(true) => cb.call_method1(py, "reading", (n,)).map(|_| ()),
+                            other => other.map(|_| ()),
+                        },
+                        None => cb
+                            .call1(py, (p.fraction, p.words_per_sec_per_thread, p.lr, p.loss))
+                            .map(|_| ()),
                     });
                     if let Err(e) = r {
                         callback_error = Some(e);

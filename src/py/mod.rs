@@ -16,6 +16,8 @@ mod word2vec;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The thread cap of every pool, so that Python resolves n_jobs to what actually runs.
+    m.add("MAX_THREADS", crate::runtime::max_threads())?;
     text::register(m)?;
     cooccur::register(m)?;
     svd::register(m)?;
