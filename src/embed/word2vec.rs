@@ -279,8 +279,9 @@ impl Shared<'_> {
 
     /// Logistic steps on output rows `ids` (at most [`OUT_CHUNK`]; row `ids[c]` has label 1 iff
     /// `positive(c)`), in order, as word2vec.c: dot, skip if `|f| >= MAX_EXP`, `neu1e += g row`,
-    /// `row += g l1`. When the rows are `distinct` all dot products come first: no row's dot depends on another's update, so the numbers are the same, but
-    /// the loads and dot products no longer wait for one another.
+    /// `row += g l1`. When the rows are `distinct` all dot products come first: no row's dot
+    /// depends on another's update, so the numbers are the same, but the loads and dot
+    /// products no longer wait for one another.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn output_rows<S: Simd>(
