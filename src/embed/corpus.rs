@@ -183,8 +183,9 @@ pub fn sample_thresholds(counts: &[u64], sample: f64) -> Vec<u32> {
 /// (word2vec.c and gensim draw from the same distribution through a 1e8-entry table or a
 /// cumulative table + bisection).
 pub struct AliasTable {
-    prob: Vec<u32>,
-    alias: Vec<u32>,
+    /// `[acceptance threshold, alias]` per cell, side by side so that a draw touches one
+    /// cache line, not two.
+    cells: Vec<[u32; 2]>,
 }
 
 impl AliasTable {
@@ -210,18 +211,20 @@ impl AliasTable {
                 small.push(l);
             }
         }
-        Some(AliasTable { prob, alias })
+        let cells = prob.into_iter().zip(alias).map(|(p, a)| [p, a]).collect();
+        Some(AliasTable { cells })
     }
 
     /// Draws a word id from one 64-bit random number.
     #[inline(always)]
     pub fn sample(&self, r: u64) -> u32 {
-        let n = self.prob.len() as u64;
+        let n = self.cells.len() as u64;
         let i = (((r >> 32) * n) >> 32) as usize;
-        if (r as u32) < self.prob[i] {
+        let [prob, alias] = self.cells[i];
+        if (r as u32) < prob {
             i as u32
         } else {
-            self.alias[i]
+            alias
         }
     }
 }

@@ -149,6 +149,8 @@ const EXP_TABLE_SIZE: usize = 1000;
 const MAX_EXP: f32 = 6.0;
 const JOB_TOKENS: usize = 10_000;
 const BLOCK_TOKENS: usize = 400_000;
+/// Output rows whose dot products are computed together (see `Shared::output_rows`).
+const OUT_CHUNK: usize = 16;
 
 struct Tables {
     sigmoid: Vec<f32>,
@@ -220,7 +222,7 @@ impl std::ops::Add for JobStats {
 
 impl Shared<'_> {
     /// One prediction of `target` from hidden vector `l1`; accumulates the input gradient in
-    /// `neu1e` and updates the output rows.
+    /// `neu1e` and updates the output rows (`rows` is scratch space).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn predict<S: Simd>(
@@ -228,7 +230,7 @@ impl Shared<'_> {
         k: S,
         target: u32,
         l1: &[f32],
-        s_l2: &mut [f32],
+        rows: &mut Vec<f32>,
         neu1e: &mut [f32],
         alpha: f32,
         rng: &mut crate::runtime::Rng,
@@ -239,51 +241,88 @@ impl Shared<'_> {
                 let Some(alias) = &self.alias else { return 0.0 };
                 // Draw the noise words first and prefetch their rows, so the cache misses of
                 // the 1 + negative output rows overlap instead of queueing one after another.
-                const BATCH: usize = 32;
-                let mut noise = [0u32; BATCH];
-                let neg = self.p.negative;
-                for d in 0..=neg {
-                    if d % BATCH == 1 {
-                        for slot in noise.iter_mut().take((neg + 1 - d).min(BATCH)) {
-                            *slot = alias.sample(rng.next_u64());
-                            self.syn1.prefetch_row(*slot as usize);
+                let mut ids = [0u32; OUT_CHUNK];
+                ids[0] = target;
+                let (mut n, mut left, mut first) = (1usize, self.p.negative, true);
+                loop {
+                    while n < OUT_CHUNK && left > 0 {
+                        let t = alias.sample(rng.next_u64());
+                        left -= 1;
+                        if t != target {
+                            self.syn1.prefetch_row(t as usize);
+                            ids[n] = t;
+                            n += 1;
                         }
                     }
-                    let (t, label) = if d == 0 {
-                        (target, 1.0f32)
-                    } else {
-                        let t = noise[(d - 1) % BATCH];
-                        if t == target {
-                            continue;
-                        }
-                        (t, 0.0f32)
-                    };
-                    let f_dot = k.load_row_dot(self.syn1, t as usize, l1, s_l2);
-                    if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
-                        continue;
+                    let (ids, pos) = (&ids[..n], |c: usize| first && c == 0);
+                    let distinct = ids.iter().enumerate().all(|(c, t)| !ids[..c].contains(t));
+                    loss += self.output_rows(k, ids, distinct, pos, l1, rows, neu1e, alpha);
+                    if left == 0 {
+                        break;
                     }
-                    let idx = Tables::index(f_dot);
-                    let g = (label - self.tables.sigmoid[idx]) * alpha;
-                    let li = if d == 0 { idx } else { Tables::index(-f_dot) };
-                    loss -= self.tables.log_sigmoid[li] as f64;
-                    k.update_row(self.syn1, t as usize, g, l1, s_l2, neu1e);
+                    (n, first) = (0, false);
                 }
             }
             Loss::HierarchicalSoftmax => {
                 let Some(h) = &self.huffman else { return 0.0 };
                 let (a, b) = (h.offsets[target as usize], h.offsets[target as usize + 1]);
-                for (&code, &point) in h.codes[a..b].iter().zip(&h.points[a..b]) {
-                    let f_dot = k.load_row_dot(self.syn1, point as usize, l1, s_l2);
-                    if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
-                        continue;
-                    }
-                    let idx = Tables::index(f_dot);
-                    let g = (1.0 - code as f32 - self.tables.sigmoid[idx]) * alpha;
-                    let sgn = if code == 0 { f_dot } else { -f_dot };
-                    loss -= self.tables.log_sigmoid[Tables::index(sgn)] as f64;
-                    k.update_row(self.syn1, point as usize, g, l1, s_l2, neu1e);
+                let chunks = h.points[a..b].chunks(OUT_CHUNK);
+                for (points, codes) in chunks.zip(h.codes[a..b].chunks(OUT_CHUNK)) {
+                    // The inner nodes of a path are distinct.
+                    let pos = |c: usize| codes[c] == 0;
+                    loss += self.output_rows(k, points, true, pos, l1, rows, neu1e, alpha);
                 }
             }
+        }
+        loss
+    }
+
+    /// Logistic steps on output rows `ids` (at most [`OUT_CHUNK`]; row `ids[c]` has label 1 iff
+    /// `positive(c)`), in order, as word2vec.c: dot, skip if `|f| >= MAX_EXP`, `neu1e += g row`,
+    /// `row += g l1`. When the rows are `distinct` all dot products come first: no row's dot
+    /// depends on another's update, so the numbers are the same, but the loads and dot
+    /// products no longer wait for one another.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn output_rows<S: Simd>(
+        &self,
+        k: S,
+        ids: &[u32],
+        distinct: bool,
+        positive: impl Fn(usize) -> bool,
+        l1: &[f32],
+        rows: &mut Vec<f32>,
+        neu1e: &mut [f32],
+        alpha: f32,
+    ) -> f64 {
+        let pd = l1.len();
+        if rows.len() < OUT_CHUNK * pd {
+            rows.resize(OUT_CHUNK * pd, 0.0);
+        }
+        let mut dots = [0.0f32; OUT_CHUNK];
+        if distinct {
+            for ((d, &t), row) in dots.iter_mut().zip(ids).zip(rows.chunks_exact_mut(pd)) {
+                *d = k.load_row_dot(self.syn1, t as usize, l1, row);
+            }
+        }
+        let mut loss = 0.0f64;
+        for ((c, &t), row) in ids.iter().enumerate().zip(rows.chunks_exact_mut(pd)) {
+            let f_dot = if distinct {
+                dots[c]
+            } else {
+                k.load_row_dot(self.syn1, t as usize, l1, row)
+            };
+            if f_dot <= -MAX_EXP || f_dot >= MAX_EXP || f_dot.is_nan() {
+                continue;
+            }
+            let (label, sgn) = if positive(c) {
+                (1.0f32, f_dot)
+            } else {
+                (0.0f32, -f_dot)
+            };
+            let g = (label - self.tables.sigmoid[Tables::index(f_dot)]) * alpha;
+            loss -= self.tables.log_sigmoid[Tables::index(sgn)] as f64;
+            k.update_row(self.syn1, t as usize, g, l1, row, neu1e);
         }
         loss
     }
@@ -379,6 +418,14 @@ impl Shared<'_> {
             let n = sc.sent.len();
             stats.effective += n as u64;
             for i in 0..n {
+                // The rows the next word needs first: the input row that enters its window
+                // and, with negative sampling, its output row.
+                if let Some(&w) = sc.sent.get(i + p.window + 1) {
+                    self.syn0.prefetch_row(w as usize);
+                }
+                if let (Some(&w), Loss::Negative) = (sc.sent.get(i + 1), p.loss) {
+                    self.syn1.prefetch_row(w as usize);
+                }
                 let b = if p.shrink_windows {
                     (rng.next_u32() as usize) % p.window
                 } else {
