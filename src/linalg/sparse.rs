@@ -344,10 +344,14 @@ pub fn csr_matmul_cols<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: 
             .enumerate()
             .for_each(|(g, cols)| {
                 let c0 = g * GROUP;
-                for (j, col) in cols.chunks_exact_mut(m).enumerate() {
-                    let dst = &mut col[r0..r0 + rows];
-                    for (d, src) in dst.iter_mut().zip(block.chunks_exact(l)) {
-                        *d = src[c0 + j];
+                let mut dst: Vec<&mut [f64]> = cols
+                    .chunks_exact_mut(m)
+                    .map(|col| &mut col[r0..r0 + rows])
+                    .collect();
+                // row by row: each buffer line is read once, the columns are written in order
+                for (r, src) in block.chunks_exact(l).enumerate() {
+                    for (j, col) in dst.iter_mut().enumerate() {
+                        col[r] = src[c0 + j];
                     }
                 }
             });
