@@ -1579,7 +1579,7 @@ mod tests {
     #[test]
     fn block_lanczos_matches_dense_svd() {
         let pool = thread_pool(2).unwrap();
-        let (m, n) = (150usize, 220usize);
+        let (m, n) = (180usize, 220usize);
         let a = random_dense(m, n, 13, 0.99);
         let exact = exact_sv(&a, m, n);
         let op = DenseOp::new(m, n, a.clone().into()).unwrap();
