@@ -116,6 +116,27 @@ def test_arpack_clustered_spectrum():
     np.testing.assert_allclose(svd.components_ @ svd.components_.T, np.eye(12), atol=1e-8)
 
 
+@pytest.mark.parametrize("k", [6, 7, 30])
+def test_arpack_singular_values_exact_with_close_ritz_values(k):
+    """The Lanczos solver may stop on the eigenvalue-error bound res**2 / gap (see
+    ``ritz_converged``) instead of a rounding-level residual; next to near-ties (values 1e-10
+    and 1e-7 apart, k = 6 cutting between two values 1e-7 apart, k = 7 inside a tie) the
+    singular values must still be exact to rounding level, and match svds at 1e-6."""
+    rng = np.random.RandomState(4)
+    m, n = 500, 260
+    q1, _ = np.linalg.qr(rng.randn(m, n))
+    q2, _ = np.linalg.qr(rng.randn(n, n))
+    s = np.concatenate(
+        [1 + 1e-10 * np.arange(4)[::-1], 0.9 + 1e-7 * np.arange(3)[::-1], np.geomspace(0.8, 1e-3, n - 7)]
+    )
+    X = sp.csr_matrix((q1 * s) @ q2.T)
+    svd = TruncatedSVD(k, algorithm="arpack", random_state=0).fit(X)
+    np.testing.assert_allclose(svd.singular_values_, s[:k], rtol=1e-10)
+    _, s_ref, _ = _svds_reference(X, k)
+    np.testing.assert_allclose(svd.singular_values_, s_ref, rtol=1e-6)
+    np.testing.assert_allclose(svd.components_ @ svd.components_.T, np.eye(k), atol=1e-8)
+
+
 def test_arpack_matches_svds_on_tfidf(tfidf_subset, tfidf_subset_svds):
     X = tfidf_subset
     _, s_ref, vt_ref = tfidf_subset_svds

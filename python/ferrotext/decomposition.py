@@ -54,7 +54,10 @@ class TruncatedSVD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
       reorthogonalisation on the Gram matrix of the smaller side, followed by the same
       Rayleigh-Ritz SVD as :func:`scipy.sparse.linalg.svds`. It does not call ARPACK; the
       name is kept for compatibility. ``tol`` bounds the relative Gram residual by
-      ``max(tol**2, 64 * eps)``, like ``svds`` passes ``tol**2`` to ARPACK.
+      ``max(tol**2, 64 * eps)``, like ``svds`` passes ``tol**2`` to ARPACK; a Ritz pair also
+      counts as converged once its residual is below ``1e-9`` and the eigenvalue error bound
+      ``residual**2 / gap`` is below that level (singular values just as accurate, vectors
+      within ``1e-9 / relative gap``).
 
     Parameters
     ----------

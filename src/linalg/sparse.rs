@@ -280,8 +280,20 @@ fn rows_per_task(nrows: usize, nnz: usize, l: usize) -> usize {
 /// `(a.nrows() x l)`; `scale` multiplies each stored value (so `scale * a` cannot overflow where
 /// `a @ x` would). Runs on the current rayon pool (call it inside `pool.install`).
 pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut [f64]) {
-    debug_assert_eq!(x.len(), a.ncols() * l);
     debug_assert_eq!(out.len(), a.nrows() * l);
+    csr_matmul_rows(a, 0, x, l, scale, out);
+}
+
+/// Rows `row0..row0 + out.len() / l` of `scale * a @ x` into the row-major block `out`.
+fn csr_matmul_rows<M: CsrLike>(
+    a: &M,
+    row0: usize,
+    x: &[f64],
+    l: usize,
+    scale: f64,
+    out: &mut [f64],
+) {
+    debug_assert_eq!(x.len(), a.ncols() * l);
     if l == 0 {
         return;
     }
@@ -289,7 +301,7 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut 
     out.par_chunks_mut(chunk * l)
         .enumerate()
         .for_each(|(t, block)| {
-            let r0 = t * chunk;
+            let r0 = row0 + t * chunk;
             for (r, row) in block.chunks_exact_mut(l).enumerate() {
                 row.fill(0.0);
                 if l == 1 {
@@ -307,6 +319,43 @@ pub fn csr_matmul<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut 
                 }
             }
         });
+}
+
+/// [`csr_matmul`] with `out` column-major `(a.nrows() x l)` (column `c` at
+/// `out[c * a.nrows()..]`): rows are computed a batch at a time into a small row-major buffer
+/// and copied into the columns, so a large result (the `k x n_features` components) needs no
+/// second, row-major copy.
+pub fn csr_matmul_cols<M: CsrLike>(a: &M, x: &[f64], l: usize, scale: f64, out: &mut [f64]) {
+    const BATCH: usize = 8192;
+    // columns copied per task: one 64-byte line of each buffer row
+    const GROUP: usize = 8;
+    let m = a.nrows();
+    debug_assert_eq!(out.len(), m * l);
+    if l == 0 || m == 0 {
+        return;
+    }
+    let mut buf = vec![0.0; BATCH.min(m) * l];
+    for r0 in (0..m).step_by(BATCH) {
+        let rows = BATCH.min(m - r0);
+        let block = &mut buf[..rows * l];
+        csr_matmul_rows(a, r0, x, l, scale, block);
+        let block = &*block;
+        out.par_chunks_mut(m * GROUP)
+            .enumerate()
+            .for_each(|(g, cols)| {
+                let c0 = g * GROUP;
+                let mut dst: Vec<&mut [f64]> = cols
+                    .chunks_exact_mut(m)
+                    .map(|col| &mut col[r0..r0 + rows])
+                    .collect();
+                // row by row: each buffer line is read once, the columns are written in order
+                for (r, src) in block.chunks_exact(l).enumerate() {
+                    for (j, col) in dst.iter_mut().enumerate() {
+                        col[r] = src[c0 + j];
+                    }
+                }
+            });
+    }
 }
 
 /// Widest column panel of the fused kernels below: 8 values (one 64-byte cache line) per row,
@@ -673,6 +722,20 @@ pub trait LinOp: Sync {
     fn matmul_streamed(&self, x: &[f64], l: usize, out: &mut [f64]) {
         self.matmul(x, l, out);
     }
+    /// `out = A.T @ x` like [`LinOp::matmul_t`] but `out` column-major `(ncols x l)`.
+    fn matmul_t_cols(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        let n = self.ncols();
+        if l == 0 {
+            return;
+        }
+        let mut rm = vec![0.0; n * l];
+        self.matmul_t(x, l, &mut rm);
+        for (c, col) in out.chunks_exact_mut(n.max(1)).enumerate() {
+            for (d, row) in col.iter_mut().zip(rm.chunks_exact(l)) {
+                *d = row[c];
+            }
+        }
+    }
     /// `out = A^T Ω` (`ncols x l`) for `Ω = gaussian_rows(seed, nrows, l)`.
     fn sketch_t(&self, seed: u64, l: usize, out: &mut [f64]) {
         let g = gaussian_rows(seed, self.nrows(), l);
@@ -715,6 +778,9 @@ impl<A: CsrLike, B: CsrLike> LinOp for SparseOp<A, B> {
     }
     fn matmul_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
         csr_matmul(&self.at, x, l, self.scale, out);
+    }
+    fn matmul_t_cols(&self, x: &[f64], l: usize, out: &mut [f64]) {
+        csr_matmul_cols(&self.at, x, l, self.scale, out);
     }
     fn scale(&self) -> f64 {
         self.scale
@@ -937,6 +1003,50 @@ mod tests {
             p.push(i.len() as i64);
         }
         (p, i, d)
+    }
+
+    #[test]
+    fn column_major_product_is_the_transposed_row_major_one() {
+        // 9000 output rows: more than one batch of csr_matmul_cols; 11 columns: a partial group
+        for &(m, n, l) in &[(20usize, 9000usize, 11usize), (30, 40, 1), (30, 40, 16)] {
+            let (p, i, d) = random_csr(m, n, 5);
+            let a = CsrRef::new(m, n, &p, &i, &d).unwrap();
+            let op = SparseOp::new(a, a.transpose().unwrap()).unwrap();
+            let x = gaussian_rows(4, m, l);
+            let mut rm = vec![0.0; n * l];
+            op.matmul_t(&x, l, &mut rm);
+            for threads in [1, 3] {
+                let pool = crate::runtime::thread_pool(threads).unwrap();
+                let mut cm = vec![f64::NAN; n * l];
+                pool.install(|| op.matmul_t_cols(&x, l, &mut cm));
+                let mut dflt = vec![f64::NAN; n * l];
+                // the trait's default (transposing copy) agrees too
+                DenseLike(&op).matmul_t_cols(&x, l, &mut dflt);
+                for r in 0..n {
+                    for c in 0..l {
+                        assert_eq!(cm[c * n + r], rm[r * l + c]);
+                        assert_eq!(dflt[c * n + r], rm[r * l + c]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forwards the products only, so the trait's default methods are used.
+    struct DenseLike<'a, L>(&'a L);
+    impl<L: LinOp> LinOp for DenseLike<'_, L> {
+        fn nrows(&self) -> usize {
+            self.0.nrows()
+        }
+        fn ncols(&self) -> usize {
+            self.0.ncols()
+        }
+        fn matmul(&self, x: &[f64], l: usize, out: &mut [f64]) {
+            self.0.matmul(x, l, out);
+        }
+        fn matmul_t(&self, x: &[f64], l: usize, out: &mut [f64]) {
+            self.0.matmul_t(x, l, out);
+        }
     }
 
     #[test]
