@@ -135,14 +135,20 @@ pub struct TrainReport {
 /// `[-1, 1) / vector_size` as gensim 4's `prep_vectors` (word2vec.c uses `[-0.5, 0.5)`), each
 /// row from its own stream of `seed`.
 pub fn init_vectors(first_row: usize, n_rows: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n_rows * dim);
-    for r in first_row..first_row + n_rows {
-        let mut rng = rng_stream(seed ^ 0x5EED_1417_0000_0000, r as u64);
-        for _ in 0..dim {
-            out.push((rng.random::<f32>() * 2.0 - 1.0) / dim as f32);
-        }
+    let mut out = vec![0.0; n_rows * dim];
+    for (k, row) in out.chunks_exact_mut(dim.max(1)).enumerate() {
+        init_row(seed, first_row + k, row);
     }
     out
+}
+
+/// Row `r` of [`init_vectors`].
+fn init_row(seed: u64, r: usize, out: &mut [f32]) {
+    let mut rng = rng_stream(seed ^ 0x5EED_1417_0000_0000, r as u64);
+    let dim = out.len() as f32;
+    for x in out {
+        *x = (rng.random::<f32>() * 2.0 - 1.0) / dim;
+    }
 }
 
 const EXP_TABLE_SIZE: usize = 1000;
@@ -490,6 +496,9 @@ fn split_jobs(block: &Block) -> Vec<(usize, usize, usize, usize)> {
 
 /// Trains `syn0` (input vectors, `V x dim`) and `syn1` (output layer, `V x dim`: `syn1neg` for
 /// negative sampling, `syn1` for hierarchical softmax) on `source`, for `params.epochs` epochs.
+/// `None` starts from scratch (`syn0` = [`init_vectors`]`(0, V, dim, params.seed)`, `syn1` =
+/// zeros) written straight into the training matrices, so that training holds two matrices,
+/// not four; the trained ones are moved out the same way.
 /// `counts` are the vocabulary counts (they drive subsampling, noise and the Huffman tree),
 /// `words_total` the number of in-vocabulary tokens in one pass over `source` (it drives the
 /// learning-rate schedule). `progress` is called on this thread between blocks, `interrupt`
@@ -499,8 +508,8 @@ pub fn train(
     params: &Word2VecParams,
     counts: &[u64],
     words_total: u64,
-    syn0: &[f32],
-    syn1: &[f32],
+    syn0: Option<&[f32]>,
+    syn1: Option<&[f32]>,
     source: &mut dyn CorpusSource,
     interrupt: &dyn Interrupt,
     progress: &mut dyn FnMut(&Progress) -> Result<()>,
@@ -511,12 +520,18 @@ pub fn train(
     if v == 0 {
         return Err(Error::InvalidInput("empty vocabulary".into()));
     }
-    if syn0.len() != v * dim || syn1.len() != v * dim {
+    if [syn0, syn1].iter().flatten().any(|w| w.len() != v * dim) {
         return Err(Error::ShapeMismatch(format!("weights must be {v} x {dim}")));
     }
     let pool = thread_pool(params.n_threads)?;
-    let syn0 = HogwildMatrix::from_slice(syn0, dim);
-    let syn1 = HogwildMatrix::from_slice(syn1, dim);
+    let syn0 = match syn0 {
+        Some(w) => HogwildMatrix::from_slice(w, dim),
+        None => HogwildMatrix::from_rows(v, dim, |r, row| init_row(params.seed, r, row)),
+    };
+    let syn1 = match syn1 {
+        Some(w) => HogwildMatrix::from_slice(w, dim),
+        None => HogwildMatrix::zeros_lazy(v, dim, 0),
+    };
     let shared = Shared {
         p: params,
         syn0: &syn0,
@@ -631,7 +646,7 @@ pub fn train(
         report.epoch_loss.push(epoch_stats.loss);
     }
     report.seconds = started.elapsed().as_secs_f64();
-    Ok((syn0.to_vec(), syn1.to_vec(), report))
+    Ok((syn0.into_vec(), syn1.into_vec(), report))
 }
 
 #[cfg(test)]
@@ -681,15 +696,13 @@ mod tests {
     fn run(p: &Word2VecParams) -> (Vec<f32>, TrainReport) {
         let (tokens, ends, counts) = toy();
         let total = tokens.len() as u64;
-        let syn0 = init_vectors(0, 10, p.vector_size, p.seed);
-        let syn1 = vec![0.0; 10 * p.vector_size];
         let mut src = MemorySource::new(&tokens, &ends, 10).unwrap();
         let (w, _, rep) = train(
             p,
             &counts,
             total,
-            &syn0,
-            &syn1,
+            None,
+            None,
             &mut src,
             &NeverInterrupt,
             &mut |_| Ok(()),
@@ -733,6 +746,37 @@ mod tests {
         let mut q = p.clone();
         q.seed = 43;
         assert_ne!(run(&p).0, run(&q).0);
+    }
+
+    #[test]
+    fn default_init_is_init_vectors_and_zeros() {
+        // `None` weights must train exactly as the explicit gensim-style start did.
+        let p = params(Architecture::Cbow, Loss::Negative);
+        let (tokens, ends, counts) = toy();
+        let total = tokens.len() as u64;
+        let syn0 = init_vectors(0, 10, p.vector_size, p.seed);
+        let syn1 = vec![0.0; 10 * p.vector_size];
+        let mut src = MemorySource::new(&tokens, &ends, 10).unwrap();
+        let explicit = train(
+            &p,
+            &counts,
+            total,
+            Some(&syn0),
+            Some(&syn1),
+            &mut src,
+            &NeverInterrupt,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        let (w0, w1, _) = explicit;
+        let (d0, _) = run(&p);
+        assert_eq!(w0, d0);
+        assert!(w1.iter().any(|&x| x != 0.0));
+        // Rows are drawn independently: a slice of rows equals the same rows of the whole.
+        assert_eq!(
+            init_vectors(3, 4, 16, 9),
+            init_vectors(0, 7, 16, 9)[3 * 16..].to_vec()
+        );
     }
 
     #[test]
