@@ -779,6 +779,84 @@ mod tests {
         );
     }
 
+    /// gensim's `w2v_fast_sentence_cbow_hs`, written out plainly: `neu1` = mean (or sum) of
+    /// the context rows; `work` accumulates `g * syn1[point]`; every context row then gets the
+    /// whole `work` for the mean, `work / count` for the sum.
+    fn cbow_hs_reference(
+        p: &Word2VecParams,
+        sent: &[u32],
+        counts: &[u64],
+        syn0: &mut [f32],
+        syn1: &mut [f32],
+    ) {
+        let (d, h, t) = (p.vector_size, Huffman::new(counts), Tables::new());
+        for i in 0..sent.len() {
+            let ctx: Vec<usize> = (i.saturating_sub(p.window)..(i + p.window + 1).min(sent.len()))
+                .filter(|&j| j != i)
+                .map(|j| sent[j] as usize)
+                .collect();
+            let count = ctx.len() as f32;
+            let mut neu1 = vec![0.0f32; d];
+            for &c in &ctx {
+                (0..d).for_each(|x| neu1[x] += syn0[c * d + x]);
+            }
+            if p.cbow_mean {
+                neu1.iter_mut().for_each(|x| *x /= count);
+            }
+            let mut work = vec![0.0f32; d];
+            let w = sent[i] as usize;
+            for k in h.offsets[w]..h.offsets[w + 1] {
+                let row = &mut syn1[h.points[k] as usize * d..][..d];
+                let f: f32 = row.iter().zip(&neu1).map(|(a, b)| a * b).sum();
+                if f.abs() >= MAX_EXP {
+                    continue;
+                }
+                let g = (1.0 - h.codes[k] as f32 - t.sigmoid[Tables::index(f)]) * p.alpha;
+                (0..d).for_each(|x| work[x] += g * row[x]);
+                (0..d).for_each(|x| row[x] += g * neu1[x]);
+            }
+            let scale = if p.cbow_mean { 1.0 } else { 1.0 / count };
+            for &c in &ctx {
+                (0..d).for_each(|x| syn0[c * d + x] += scale * work[x]);
+            }
+        }
+    }
+
+    #[test]
+    fn cbow_update_is_gensims() {
+        // One sentence, fixed window, no subsampling, constant learning rate, hierarchical
+        // softmax: no randomness, so training must equal the reference rule step by step.
+        let sent = [0u32, 1, 2, 0, 3, 1, 0];
+        let counts = [3u64, 2, 1, 1];
+        for cbow_mean in [true, false] {
+            let mut p = params(Architecture::Cbow, Loss::HierarchicalSoftmax);
+            (p.vector_size, p.window, p.epochs) = (8, 2, 1);
+            (p.alpha, p.min_alpha, p.shrink_windows, p.cbow_mean) = (0.5, 0.5, false, cbow_mean);
+            let mut syn0 = init_vectors(0, 4, 8, 5);
+            let mut syn1: Vec<f32> = init_vectors(10, 4, 8, 6).iter().map(|x| 40.0 * x).collect();
+            let mut src = MemorySource::new(&sent, &[7], 4).unwrap();
+            let (w0, w1, _) = train(
+                &p,
+                &counts,
+                7,
+                Some(&syn0),
+                Some(&syn1),
+                &mut src,
+                &NeverInterrupt,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            assert_ne!(w0, syn0, "nothing trained");
+            cbow_hs_reference(&p, &sent, &counts, &mut syn0, &mut syn1);
+            for (got, want) in [(&w0, &syn0), (&w1, &syn1)] {
+                for (a, b) in got.iter().zip(want.iter()) {
+                    let close = (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+                    assert!(close, "cbow_mean={cbow_mean}: {got:?} vs {want:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn bad_params_are_rejected() {
         let mut p = params(Architecture::Cbow, Loss::Negative);
