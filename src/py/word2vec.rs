@@ -5,6 +5,7 @@ use crate::embed::neighbors::top_k_cosine;
 use crate::embed::word2vec::{init_vectors, train, Architecture, Loss, Progress, Word2VecParams};
 use crate::error::Error;
 use crate::py::signals::PythonSignals;
+use crate::runtime::release_free_memory;
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -31,7 +32,9 @@ fn w2v_count_files(
         let mut c = VocabCounter::new(max_vocab_size);
         c.count_files(&paths, &signals)?;
         let keep = keep.unwrap_or_default();
-        Ok::<_, Error>(c.into_kept(min_count, |w| keep.contains(w)))
+        let kept = c.into_kept(min_count, |w| keep.contains(w));
+        release_free_memory();
+        Ok::<_, Error>(kept)
     })?;
     Ok((
         counter.words,
