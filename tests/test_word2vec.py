@@ -410,3 +410,88 @@ def test_absurd_vector_size_raises_instead_of_aborting(make):
     est = getattr(ferrotext, make)(vector_size=10**12, min_count=1)
     with pytest.raises(ValueError, match="vector_size"):
         est.fit([["the", "cat", "sat"], ["the", "dog"]])
+
+
+_MATRIX_PEAK_CHILD = r"""
+import resource, sys
+import numpy as np
+from ferrotext import Word2Vec
+n_words, dim = int(sys.argv[2]), int(sys.argv[3])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+m = Word2Vec(vector_size=dim, window=2, min_count=1, sample=0, negative=1, epochs=1, n_jobs=1,
+             random_state=0).fit(sys.argv[1])
+assert m.wv.vectors.shape == m.syn1neg_.shape == (n_words, dim)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units and behaviour are Linux's")
+def test_training_holds_two_matrices_not_four(tmp_path):
+    # 100,000 words x 100 floats = 40 MB a matrix. fit lets Rust draw syn0 and zero syn1
+    # straight into its training matrices and moves them out into the numpy results, so the
+    # peak is syn0 + syn1 (+ the vocabulary); numpy copies next to the training matrices
+    # (as before) made it four matrices, 160 MB.
+    n_words, dim = 100_000, 100
+    words = [f"w{i}" for i in range(n_words)]
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.permutation(words)[:50_000]) for _ in range(4)]
+    lines += [" ".join(words)]
+    path = tmp_path / "wide.txt"
+    path.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sys.executable, "-c", _MATRIX_PEAK_CHILD, str(path), str(n_words), str(dim)],
+        capture_output=True, text=True, check=True,
+    )
+    before, after = map(int, out.stdout.split())
+    matrix_kib = n_words * dim * 4 / 1024
+    assert after - before < 2.75 * matrix_kib, (before, after, matrix_kib)
+
+
+def test_vocabulary_pass_returns_only_kept_words(tmp_path):
+    from ferrotext import _core
+
+    p = _tiny_file(tmp_path, lines=["a b a c", "a d b e"])
+    words, counts, total, n_sent = _core.w2v_count_files([str(p)], None, 2, {"e"})
+    assert (words, counts, total, n_sent) == (["a", "b", "e"], [3, 2, 1], 8, 2)
+    assert _core.w2v_count_files([str(p)])[0] == ["a", "b", "c", "d", "e"]
+
+
+def test_partial_fit_on_a_file_counts_known_words_below_min_count(tmp_path):
+    model = _fast(min_count=2).fit(_tiny_file(tmp_path, "a.txt", ["x y x y z z"] * 3))
+    before = dict(zip(model.wv.index_to_key, model.wv.counts.tolist()))
+    # "x" occurs once in the new file (below min_count): still a known word whose count grows;
+    # "new1" once: not kept; "new2" twice: joins.
+    model.partial_fit(_tiny_file(tmp_path, "b.txt", ["x new1 new2 new2 y y"]))
+    after = dict(zip(model.wv.index_to_key, model.wv.counts.tolist()))
+    assert after == {**before, "x": before["x"] + 1, "y": before["y"] + 2, "new2": 2}
+
+
+_LAZY_IMPORT_CHILD = r"""
+import sys
+import ferrotext
+assert "sklearn" not in sys.modules, "import ferrotext loaded sklearn"
+from ferrotext import Word2Vec
+import sklearn.base
+assert issubclass(Word2Vec, sklearn.base.BaseEstimator)
+heavy = [m for m in ("sklearn.decomposition", "sklearn.feature_extraction", "ferrotext.fasttext") if m in sys.modules]
+assert not heavy, heavy
+ns = {}
+exec("from ferrotext import *", ns)
+missing = [n for n in ferrotext.__all__ if n not in ns]
+assert not missing, missing
+assert ferrotext.datasets.load_demo_corpus and "TruncatedSVD" in dir(ferrotext)
+try:
+    ferrotext.NoSuchThing
+except AttributeError as e:
+    assert "NoSuchThing" in str(e)
+else:
+    raise AssertionError("no AttributeError")
+print("ok")
+"""
+
+
+def test_import_is_lazy_and_every_public_name_resolves():
+    # `from ferrotext import Word2Vec` pays for sklearn.base only (sklearn.decomposition and
+    # sklearn.feature_extraction cost ~11 MB RSS more), yet `import *` still gives every name.
+    out = subprocess.run([sys.executable, "-c", _LAZY_IMPORT_CHILD], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -3,43 +3,49 @@
 >>> from ferrotext import TfidfVectorizer, TruncatedSVD   # in place of sklearn's
 """
 
-from ferrotext import datasets  # noqa: F401  (so `ferrotext.datasets` works after `import ferrotext`)
+# The submodules load on first use (PEP 562): `from ferrotext import Word2Vec` must not pay for
+# sklearn.decomposition / sklearn.feature_extraction (~11 MB RSS), and plain `import ferrotext`
+# not for sklearn at all. The classes themselves are unchanged sklearn estimators.
+import importlib
+
 from ferrotext._core import __version__
-from ferrotext.decomposition import *  # noqa: F403
-from ferrotext.decomposition import __all__ as _decomposition_all
-from ferrotext.feature_extraction import *  # noqa: F403
-from ferrotext.feature_extraction import __all__ as _feature_extraction_all
-from ferrotext.topic_models import *  # noqa: F403
-from ferrotext.topic_models import __all__ as _topic_models_all
 
-from ferrotext.embeddings import *  # noqa: F403
-from ferrotext.embeddings import __all__ as _embeddings_all
-from ferrotext.keyedvectors import KeyedVectors  # noqa: F401
-from ferrotext.cooccurrence import cooccurrence_matrix  # noqa: F401
-from ferrotext.fasttext import (  # noqa: F401
-    FastText,
-    FastTextClassifier,
-    FastTextKeyedVectors,
-    load_facebook_model,
-    save_facebook_model,
-)
-from ferrotext.plotting import plot_embeddings  # noqa: F401
+# public name -> submodule that defines it
+_EXPORTS = {
+    "TruncatedSVD": "decomposition",
+    "CountVectorizer": "feature_extraction",
+    "HashingVectorizer": "feature_extraction",
+    "TfidfTransformer": "feature_extraction",
+    "TfidfVectorizer": "feature_extraction",
+    "PLSA": "topic_models",
+    "LatentDirichletAllocation": "topic_models",
+    "Word2Vec": "embeddings",
+    "KeyedVectors": "keyedvectors",
+    "cooccurrence_matrix": "cooccurrence",
+    "FastText": "fasttext",
+    "FastTextClassifier": "fasttext",
+    "FastTextKeyedVectors": "fasttext",
+    "load_facebook_model": "fasttext",
+    "save_facebook_model": "fasttext",
+    "plot_embeddings": "plotting",
+    "GloVe": "glove",
+    "load_glove_format": "glove",
+}
+_SUBMODULES = {"datasets"}
 
-__all__ = [
-    "__version__",
-    *_feature_extraction_all,
-    *_decomposition_all,
-    *_topic_models_all,
-    *_embeddings_all,
-    "KeyedVectors",
-    "cooccurrence_matrix",
-    "FastText",
-    "FastTextClassifier",
-    "FastTextKeyedVectors",
-    "load_facebook_model",
-    "save_facebook_model",
-    "plot_embeddings",
-]
-from ferrotext.glove import GloVe, load_glove_format  # noqa: E402,F401
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ += ["GloVe", "load_glove_format"]
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"ferrotext.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"ferrotext.{name}")
+    else:
+        raise AttributeError(f"module 'ferrotext' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

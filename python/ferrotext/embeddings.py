@@ -236,10 +236,11 @@ class Word2Vec(TransformerMixin, BaseEstimator):
             else:
                 yield sent
 
-    def _count(self, kind, X):
-        """Raw counts: (words, counts, total_tokens, n_sentences)."""
+    def _count(self, kind, X, keep=()):
+        """(words, counts, total_tokens, n_sentences) of the words counted at least
+        ``min_count`` times or in ``keep`` (the others can never enter the model)."""
         if kind == "files":
-            return _core.w2v_count_files(X, self.max_vocab_size)
+            return _core.w2v_count_files(X, self.max_vocab_size, self.min_count, set(keep))
         counter = Counter()
         total = 0
         n_sent = 0
@@ -256,7 +257,8 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         bad = next((w for w in counter if type(w) is not str), not_found)
         if bad is not not_found:
             raise TypeError(f"tokens must be str, got {type(bad).__name__} ({bad!r})")
-        return list(counter.keys()), list(counter.values()), total, n_sent
+        kept = [(w, c) for w, c in counter.items() if c >= self.min_count or w in keep]
+        return [w for w, _ in kept], [c for _, c in kept], total, n_sent
 
     def _select_vocab(self, words, counts):
         counts = np.asarray(counts, dtype=np.int64)
@@ -288,7 +290,10 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         return tokens, ends
 
     # ------------------------------------------------------------------ training
-    def _train(self, kind, X, counts, syn0, syn1, words_total, seed):
+    def _train(self, kind, X, words, counts, syn0, syn1, words_total, seed):
+        """Trains on the vocabulary ``words``; ``syn0``/``syn1`` None: Rust initialises them
+        (seeded random rows / zeros) in its own training matrices, so no numpy copies exist
+        while training. Returns the trained ``syn0``."""
         progress = _Progress(self.epochs) if self.verbose else None
         kwargs = dict(
             vector_size=self.vector_size,
@@ -307,22 +312,20 @@ class Word2Vec(TransformerMixin, BaseEstimator):
             seed=seed,
             counts=np.ascontiguousarray(counts, dtype=np.uint64),
             words_total=int(words_total),
-            syn0=np.ascontiguousarray(syn0, dtype=np.float32),
-            syn1=np.ascontiguousarray(syn1, dtype=np.float32),
+            syn0=None if syn0 is None else np.ascontiguousarray(syn0, dtype=np.float32),
+            syn1=None if syn1 is None else np.ascontiguousarray(syn1, dtype=np.float32),
             progress=progress,
         )
         if kind == "files":
-            kwargs.update(paths=X, vocab=list(self.wv.index_to_key))
+            kwargs.update(paths=X, vocab=list(words))
         else:
-            tokens, ends = self._encode(X, self.wv.key_to_index)
+            tokens, ends = self._encode(X, {w: i for i, w in enumerate(words)})
             kwargs.update(tokens=tokens, sentence_ends=ends)
         try:
             syn0, syn1, loss, raw, effective, seconds = _core.w2v_train(**kwargs)
         finally:
             if progress is not None:
                 progress.close()
-        self.wv.vectors = syn0
-        self.wv._norms = None
         if self.loss == "negative":
             self.syn1neg_ = syn1
         else:
@@ -337,6 +340,7 @@ class Word2Vec(TransformerMixin, BaseEstimator):
                 f"{self.words_per_second_:,.0f} words/s, loss per epoch {np.round(loss, 1).tolist()}",
                 file=sys.stderr,
             )
+        return syn0
 
     def _check_words_total(self, words_total):
         if words_total == 0:
@@ -361,15 +365,14 @@ class Word2Vec(TransformerMixin, BaseEstimator):
             raise ValueError("negative must be >= 1 when loss='negative'")
         self._seed = seed_from_random_state(self.random_state)
         self._n_calls = 0
-        syn0 = _core.w2v_init_vectors(0, len(words), self.vector_size, self._seed)
-        syn1 = np.zeros((len(words), self.vector_size), np.float32)
-        self.wv = KeyedVectors(syn0, words, counts)
         self.corpus_count_ = int(n_sent)
         self.corpus_total_words_ = int(total)
         for attr in ("syn1neg_", "syn1_"):
             if hasattr(self, attr):
                 delattr(self, attr)
-        self._train(kind, X, counts, syn0, syn1, int(counts.sum()), self._seed)
+        # Rust draws syn0 as w2v_init_vectors(0, len(words), vector_size, seed) would.
+        syn0 = self._train(kind, X, words, counts, None, None, int(counts.sum()), self._seed)
+        self.wv = KeyedVectors(syn0, words, counts)
         return self
 
     def partial_fit(self, X, y=None):
@@ -380,7 +383,7 @@ class Word2Vec(TransformerMixin, BaseEstimator):
             return self.fit(X, y)
         self._validate_params()
         kind, X = self._corpus(X)
-        words, raw_counts, total, n_sent = self._count(kind, X)
+        words, raw_counts, total, n_sent = self._count(kind, X, keep=self.wv.key_to_index)
         if total == 0:
             raise ValueError("empty corpus: no tokens to train on")
         kv = self.wv
@@ -413,7 +416,9 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         seed = (self._seed ^ (self._n_calls * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF
         self.corpus_count_ += int(n_sent)
         self.corpus_total_words_ += int(total)
-        self._train(kind, X, self.wv.counts, self.wv.vectors, syn1, words_total, seed)
+        kv = self.wv
+        kv.vectors = self._train(kind, X, kv.index_to_key, kv.counts, kv.vectors, syn1, words_total, seed)
+        kv._norms = None
         return self
 
     def transform(self, X):

@@ -59,7 +59,7 @@ fn read_line(
 #[derive(Default)]
 pub struct VocabCounter {
     index: FxHashMap<String, usize>,
-    /// Words in first-seen order (pruned entries are removed by [`VocabCounter::finish`]).
+    /// Words in first-seen order (pruned entries are removed).
     pub words: Vec<String>,
     /// Their counts.
     pub counts: Vec<u64>,
@@ -123,6 +123,25 @@ impl VocabCounter {
         self.words = words;
         self.counts = counts;
         self.min_reduce += 1;
+    }
+
+    /// The words counted at least `min_count` times or found in `keep`, with their counts, in
+    /// first-seen order: the vocabulary pass hands back only the words a model can keep (a
+    /// corpus has several times more rare words than kept ones). `total_tokens` and
+    /// `n_sentences` stay the totals. Ends counting (the word index is dropped).
+    pub fn into_kept(mut self, min_count: u64, keep: impl Fn(&str) -> bool) -> Self {
+        self.index = FxHashMap::default();
+        let words = std::mem::take(&mut self.words);
+        let counts = std::mem::take(&mut self.counts);
+        for (w, c) in words.into_iter().zip(counts) {
+            if c >= min_count || keep(&w) {
+                self.words.push(w);
+                self.counts.push(c);
+            }
+        }
+        self.words.shrink_to_fit();
+        self.counts.shrink_to_fit();
+        self
     }
 
     /// Counts every whitespace-separated token of the given files (one sentence per line).
@@ -470,6 +489,19 @@ mod tests {
     use super::*;
     use crate::runtime::rng_stream;
     use rand::RngCore;
+
+    #[test]
+    fn into_kept_drops_rare_words_but_keeps_totals() {
+        let mut c = VocabCounter::new(None);
+        for line in ["a b a c", "a d b e"] {
+            line.split_whitespace().for_each(|w| c.add(w));
+            c.end_sentence();
+        }
+        let c = c.into_kept(2, |w| w == "e");
+        assert_eq!(c.words, ["a", "b", "e"]);
+        assert_eq!(c.counts, [3, 2, 1]);
+        assert_eq!((c.total_tokens, c.n_sentences), (8, 2));
+    }
 
     #[test]
     fn huffman_textbook_example() {

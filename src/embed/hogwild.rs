@@ -39,19 +39,28 @@ impl HogwildMatrix {
     /// Wraps a row-major `rows x dim` matrix given as a flat slice.
     pub fn from_slice(values: &[f32], dim: usize) -> Self {
         let dim = dim.max(1);
+        let mut rows = values.chunks_exact(dim);
+        Self::from_rows(values.len() / dim, dim, |_, out| {
+            if let Some(row) = rows.next() {
+                out.copy_from_slice(row);
+            }
+        })
+    }
+
+    /// A `rows x dim` matrix whose row `i` is written by `fill(i, row)` (called in row order),
+    /// built without an intermediate `f32` copy of the whole matrix.
+    pub fn from_rows(rows: usize, dim: usize, mut fill: impl FnMut(usize, &mut [f32])) -> Self {
+        let dim = dim.max(1);
         let half = pairs_per_row(dim);
-        let mut data = Vec::with_capacity(values.len() / dim * half);
-        for row in values.chunks_exact(dim) {
-            let mut pairs = row.chunks_exact(2);
-            for p in &mut pairs {
-                data.push(AtomicU64::new(pack(p[0], p[1])));
-            }
-            if let [last] = pairs.remainder() {
-                data.push(AtomicU64::new(pack(*last, 0.0)));
-            }
-            for _ in dim.div_ceil(2)..half {
-                data.push(AtomicU64::new(0));
-            }
+        let mut data = Vec::with_capacity(rows * half);
+        let mut row = vec![0.0f32; 2 * half];
+        for i in 0..rows {
+            fill(i, &mut row[..dim]);
+            // The padding stays zero: `fill` only sees the first `dim` floats.
+            data.extend(
+                row.chunks_exact(2)
+                    .map(|p| AtomicU64::new(pack(p[0], p[1]))),
+            );
         }
         Self::with_data(data, dim, half)
     }

@@ -135,14 +135,20 @@ pub struct TrainReport {
 /// `[-1, 1) / vector_size` as gensim 4's `prep_vectors` (word2vec.c uses `[-0.5, 0.5)`), each
 /// row from its own stream of `seed`.
 pub fn init_vectors(first_row: usize, n_rows: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n_rows * dim);
-    for r in first_row..first_row + n_rows {
-        let mut rng = rng_stream(seed ^ 0x5EED_1417_0000_0000, r as u64);
-        for _ in 0..dim {
-            out.push((rng.random::<f32>() * 2.0 - 1.0) / dim as f32);
-        }
+    let mut out = vec![0.0; n_rows * dim];
+    for (k, row) in out.chunks_exact_mut(dim.max(1)).enumerate() {
+        init_row(seed, first_row + k, row);
     }
     out
+}
+
+/// Row `r` of [`init_vectors`].
+fn init_row(seed: u64, r: usize, out: &mut [f32]) {
+    let mut rng = rng_stream(seed ^ 0x5EED_1417_0000_0000, r as u64);
+    let dim = out.len() as f32;
+    for x in out {
+        *x = (rng.random::<f32>() * 2.0 - 1.0) / dim;
+    }
 }
 
 const EXP_TABLE_SIZE: usize = 1000;
@@ -537,6 +543,9 @@ fn split_jobs(block: &Block) -> Vec<(usize, usize, usize, usize)> {
 
 /// Trains `syn0` (input vectors, `V x dim`) and `syn1` (output layer, `V x dim`: `syn1neg` for
 /// negative sampling, `syn1` for hierarchical softmax) on `source`, for `params.epochs` epochs.
+/// `None` starts from scratch (`syn0` = [`init_vectors`]`(0, V, dim, params.seed)`, `syn1` =
+/// zeros) written straight into the training matrices, so that training holds two matrices,
+/// not four; the trained ones are moved out the same way.
 /// `counts` are the vocabulary counts (they drive subsampling, noise and the Huffman tree),
 /// `words_total` the number of in-vocabulary tokens in one pass over `source` (it drives the
 /// learning-rate schedule). `progress` is called on this thread between blocks, `interrupt`
@@ -546,8 +555,8 @@ pub fn train(
     params: &Word2VecParams,
     counts: &[u64],
     words_total: u64,
-    syn0: &[f32],
-    syn1: &[f32],
+    syn0: Option<&[f32]>,
+    syn1: Option<&[f32]>,
     source: &mut dyn CorpusSource,
     interrupt: &dyn Interrupt,
     progress: &mut dyn FnMut(&Progress) -> Result<()>,
@@ -558,12 +567,18 @@ pub fn train(
     if v == 0 {
         return Err(Error::InvalidInput("empty vocabulary".into()));
     }
-    if syn0.len() != v * dim || syn1.len() != v * dim {
+    if [syn0, syn1].iter().flatten().any(|w| w.len() != v * dim) {
         return Err(Error::ShapeMismatch(format!("weights must be {v} x {dim}")));
     }
     let pool = thread_pool(params.n_threads)?;
-    let syn0 = HogwildMatrix::from_slice(syn0, dim);
-    let syn1 = HogwildMatrix::from_slice(syn1, dim);
+    let syn0 = match syn0 {
+        Some(w) => HogwildMatrix::from_slice(w, dim),
+        None => HogwildMatrix::from_rows(v, dim, |r, row| init_row(params.seed, r, row)),
+    };
+    let syn1 = match syn1 {
+        Some(w) => HogwildMatrix::from_slice(w, dim),
+        None => HogwildMatrix::zeros_lazy(v, dim, 0),
+    };
     let shared = Shared {
         p: params,
         syn0: &syn0,
@@ -678,7 +693,7 @@ pub fn train(
         report.epoch_loss.push(epoch_stats.loss);
     }
     report.seconds = started.elapsed().as_secs_f64();
-    Ok((syn0.to_vec(), syn1.to_vec(), report))
+    Ok((syn0.into_vec(), syn1.into_vec(), report))
 }
 
 #[cfg(test)]
@@ -728,15 +743,13 @@ mod tests {
     fn run(p: &Word2VecParams) -> (Vec<f32>, TrainReport) {
         let (tokens, ends, counts) = toy();
         let total = tokens.len() as u64;
-        let syn0 = init_vectors(0, 10, p.vector_size, p.seed);
-        let syn1 = vec![0.0; 10 * p.vector_size];
         let mut src = MemorySource::new(&tokens, &ends, 10).unwrap();
         let (w, _, rep) = train(
             p,
             &counts,
             total,
-            &syn0,
-            &syn1,
+            None,
+            None,
             &mut src,
             &NeverInterrupt,
             &mut |_| Ok(()),
@@ -780,6 +793,115 @@ mod tests {
         let mut q = p.clone();
         q.seed = 43;
         assert_ne!(run(&p).0, run(&q).0);
+    }
+
+    #[test]
+    fn default_init_is_init_vectors_and_zeros() {
+        // `None` weights must train exactly as the explicit gensim-style start did.
+        let p = params(Architecture::Cbow, Loss::Negative);
+        let (tokens, ends, counts) = toy();
+        let total = tokens.len() as u64;
+        let syn0 = init_vectors(0, 10, p.vector_size, p.seed);
+        let syn1 = vec![0.0; 10 * p.vector_size];
+        let mut src = MemorySource::new(&tokens, &ends, 10).unwrap();
+        let explicit = train(
+            &p,
+            &counts,
+            total,
+            Some(&syn0),
+            Some(&syn1),
+            &mut src,
+            &NeverInterrupt,
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        let (w0, w1, _) = explicit;
+        let (d0, _) = run(&p);
+        assert_eq!(w0, d0);
+        assert!(w1.iter().any(|&x| x != 0.0));
+        // Rows are drawn independently: a slice of rows equals the same rows of the whole.
+        assert_eq!(
+            init_vectors(3, 4, 16, 9),
+            init_vectors(0, 7, 16, 9)[3 * 16..].to_vec()
+        );
+    }
+
+    /// gensim's `w2v_fast_sentence_cbow_hs`, written out plainly: `neu1` = mean (or sum) of
+    /// the context rows; `work` accumulates `g * syn1[point]`; every context row then gets the
+    /// whole `work` for the mean, `work / count` for the sum.
+    fn cbow_hs_reference(
+        p: &Word2VecParams,
+        sent: &[u32],
+        counts: &[u64],
+        syn0: &mut [f32],
+        syn1: &mut [f32],
+    ) {
+        let (d, h, t) = (p.vector_size, Huffman::new(counts), Tables::new());
+        for i in 0..sent.len() {
+            let ctx: Vec<usize> = (i.saturating_sub(p.window)..(i + p.window + 1).min(sent.len()))
+                .filter(|&j| j != i)
+                .map(|j| sent[j] as usize)
+                .collect();
+            let count = ctx.len() as f32;
+            let mut neu1 = vec![0.0f32; d];
+            for &c in &ctx {
+                (0..d).for_each(|x| neu1[x] += syn0[c * d + x]);
+            }
+            if p.cbow_mean {
+                neu1.iter_mut().for_each(|x| *x /= count);
+            }
+            let mut work = vec![0.0f32; d];
+            let w = sent[i] as usize;
+            for k in h.offsets[w]..h.offsets[w + 1] {
+                let row = &mut syn1[h.points[k] as usize * d..][..d];
+                let f: f32 = row.iter().zip(&neu1).map(|(a, b)| a * b).sum();
+                if f.abs() >= MAX_EXP {
+                    continue;
+                }
+                let g = (1.0 - h.codes[k] as f32 - t.sigmoid[Tables::index(f)]) * p.alpha;
+                (0..d).for_each(|x| work[x] += g * row[x]);
+                (0..d).for_each(|x| row[x] += g * neu1[x]);
+            }
+            let scale = if p.cbow_mean { 1.0 } else { 1.0 / count };
+            for &c in &ctx {
+                (0..d).for_each(|x| syn0[c * d + x] += scale * work[x]);
+            }
+        }
+    }
+
+    #[test]
+    fn cbow_update_is_gensims() {
+        // One sentence, fixed window, no subsampling, constant learning rate, hierarchical
+        // softmax: no randomness, so training must equal the reference rule step by step.
+        let sent = [0u32, 1, 2, 0, 3, 1, 0];
+        let counts = [3u64, 2, 1, 1];
+        for cbow_mean in [true, false] {
+            let mut p = params(Architecture::Cbow, Loss::HierarchicalSoftmax);
+            (p.vector_size, p.window, p.epochs) = (8, 2, 1);
+            (p.alpha, p.min_alpha, p.shrink_windows, p.cbow_mean) = (0.5, 0.5, false, cbow_mean);
+            let mut syn0 = init_vectors(0, 4, 8, 5);
+            let mut syn1: Vec<f32> = init_vectors(10, 4, 8, 6).iter().map(|x| 40.0 * x).collect();
+            let mut src = MemorySource::new(&sent, &[7], 4).unwrap();
+            let (w0, w1, _) = train(
+                &p,
+                &counts,
+                7,
+                Some(&syn0),
+                Some(&syn1),
+                &mut src,
+                &NeverInterrupt,
+                &mut |_| Ok(()),
+            )
+            .unwrap();
+            assert_ne!(w0, syn0, "nothing trained");
+            cbow_hs_reference(&p, &sent, &counts, &mut syn0, &mut syn1);
+            for (got, want) in [(&w0, &syn0), (&w1, &syn1)] {
+                for (a, b) in got.iter().zip(want.iter()) {
+                    let close = (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+                    assert!(close, "cbow_mean={cbow_mean}: {got:?} vs {want:?}");
+                }
+            }
+        }
     }
 
     #[test]

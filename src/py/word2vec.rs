@@ -5,26 +5,36 @@ use crate::embed::neighbors::top_k_cosine;
 use crate::embed::word2vec::{init_vectors, train, Architecture, Loss, Progress, Word2VecParams};
 use crate::error::Error;
 use crate::py::signals::PythonSignals;
+use crate::runtime::release_free_memory;
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 type Counted = (Vec<String>, Vec<u64>, u64, u64);
 
-/// Counts the whitespace tokens of text files (one sentence per line, `.gz` allowed).
+/// Counts the whitespace tokens of text files (one sentence per line, `.gz` allowed); returns
+/// only the words seen at least `min_count` times or listed in `keep`, with the token and
+/// sentence totals.
 #[pyfunction]
-#[pyo3(signature = (paths, max_vocab_size=None))]
+#[pyo3(signature = (paths, max_vocab_size=None, min_count=1, keep=None))]
 fn w2v_count_files(
     py: Python<'_>,
     paths: Vec<PathBuf>,
     max_vocab_size: Option<usize>,
+    min_count: u64,
+    keep: Option<HashSet<String>>,
 ) -> PyResult<Counted> {
     let signals = PythonSignals::new();
     let counter = py.detach(|| {
         let mut c = VocabCounter::new(max_vocab_size);
-        c.count_files(&paths, &signals).map(|_| c)
+        c.count_files(&paths, &signals)?;
+        let keep = keep.unwrap_or_default();
+        let kept = c.into_kept(min_count, |w| keep.contains(w));
+        release_free_memory();
+        Ok::<_, Error>(kept)
     })?;
     Ok((
         counter.words,
@@ -61,7 +71,7 @@ type Trained<'py> = (
 /// Trains word2vec; the corpus is either `tokens` + `sentence_ends` or `paths` + `vocab`.
 #[pyfunction]
 #[pyo3(signature = (*, vector_size, window, sample, architecture, loss, negative, ns_exponent, cbow_mean,
-    alpha, min_alpha, epochs, shrink_windows, n_threads, seed, counts, words_total, syn0, syn1,
+    alpha, min_alpha, epochs, shrink_windows, n_threads, seed, counts, words_total, syn0=None, syn1=None,
     tokens=None, sentence_ends=None, paths=None, vocab=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn w2v_train<'py>(
@@ -82,8 +92,8 @@ fn w2v_train<'py>(
     seed: u64,
     counts: PyReadonlyArray1<'py, u64>,
     words_total: u64,
-    syn0: PyReadonlyArray2<'py, f32>,
-    syn1: PyReadonlyArray2<'py, f32>,
+    syn0: Option<PyReadonlyArray2<'py, f32>>,
+    syn1: Option<PyReadonlyArray2<'py, f32>>,
     tokens: Option<PyReadonlyArray1<'py, u32>>,
     sentence_ends: Option<PyReadonlyArray1<'py, u64>>,
     paths: Option<Vec<PathBuf>>,
@@ -121,8 +131,8 @@ fn w2v_train<'py>(
         seed,
     };
     let counts = counts.as_slice()?;
-    let syn0 = syn0.as_slice()?;
-    let syn1 = syn1.as_slice()?;
+    let syn0 = syn0.as_ref().map(|a| a.as_slice()).transpose()?;
+    let syn1 = syn1.as_ref().map(|a| a.as_slice()).transpose()?;
     let v = counts.len();
     let tok_slice = match &tokens {
         Some(t) => Some(t.as_slice()?),
