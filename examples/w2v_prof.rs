@@ -48,6 +48,7 @@ fn main() {
         epochs,
         shrink_windows: true,
         n_threads: threads,
+        alpha_shares: threads,
         seed: 1,
     };
     let dim = 100;

@@ -101,7 +101,13 @@ class Word2Vec(TransformerMixin, BaseEstimator):
     ns_exponent : float, default=0.75
     cbow_mean : bool, default=True
     alpha, min_alpha : float, default=0.025, 0.0001
-        Learning rate, decayed linearly over all epochs.
+        Learning rate, decayed linearly over all epochs. With sentences in memory it falls
+        evenly from ``alpha`` to ``min_alpha`` (gensim with sentences). With corpus files it
+        follows gensim's ``corpus_file`` mode: each of the ``n_jobs`` workers there reads its
+        own 1/``n_jobs`` share of the file and measures progress by its own words against the
+        whole corpus, so within every epoch the rate falls only 1/``n_jobs`` of that epoch's
+        step, and it ends near ``alpha / (n_jobs * epochs)``. With ``n_jobs=1`` both are the
+        same.
     epochs : int, default=5
     shrink_windows : bool, default=True
     n_jobs : int, optional

@@ -69,6 +69,13 @@ pub struct Word2VecParams {
     pub shrink_windows: bool,
     /// Worker threads.
     pub n_threads: usize,
+    /// The learning rate decays within an epoch as if the corpus were cut into this many
+    /// equal shares, each decaying from the epoch's starting rate. 1: one linear decay over
+    /// all words (gensim with sentences). gensim's `corpus_file` mode has each of its workers
+    /// read its own share and measure progress by its own words against the whole corpus, so
+    /// with files it is the number of workers there (and the rate ends near alpha / workers /
+    /// epochs rather than min_alpha).
+    pub alpha_shares: usize,
     /// Seed of every random stream.
     pub seed: u64,
 }
@@ -334,11 +341,7 @@ impl Shared<'_> {
     }
 
     fn alpha_at(&self, epoch: usize, pos: u64) -> f32 {
-        let p = self.p;
-        let done = epoch as f64 * self.words_total as f64 + pos as f64;
-        let total = (p.epochs as f64 * self.words_total as f64).max(1.0);
-        let a = p.alpha as f64 - (p.alpha as f64 - p.min_alpha as f64) * (done / total);
-        a.max(p.min_alpha as f64) as f32
+        learning_rate(self.p, self.words_total, epoch, pos)
     }
 
     /// Trains on sentences `tokens` with ends `ends` (relative to `tokens`), with the fastest
@@ -696,6 +699,16 @@ pub fn train(
     Ok((syn0.into_vec(), syn1.into_vec(), report))
 }
 
+/// Learning rate of the word at position `pos` (in-vocabulary tokens) of epoch `epoch`, for
+/// a corpus of `words_total` such tokens (see [`Word2VecParams::alpha_shares`]).
+fn learning_rate(p: &Word2VecParams, words_total: u64, epoch: usize, pos: u64) -> f32 {
+    let share = words_total.div_ceil(p.alpha_shares.max(1) as u64).max(1);
+    let done = epoch as f64 * words_total as f64 + (pos % share) as f64;
+    let total = (p.epochs as f64 * words_total as f64).max(1.0);
+    let a = p.alpha as f64 - (p.alpha as f64 - p.min_alpha as f64) * (done / total);
+    a.max(p.min_alpha as f64) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,6 +734,30 @@ mod tests {
         (tokens, ends, counts)
     }
 
+    #[test]
+    fn learning_rate_is_linear_or_per_share_as_gensim_corpus_file() {
+        let mut p = params(Architecture::Cbow, Loss::Negative);
+        (p.alpha, p.min_alpha, p.epochs) = (0.025, 0.0001, 5);
+        let n = 1000u64;
+        let close = |a: f32, b: f64| assert!((a as f64 - b).abs() < 1e-7, "{a} vs {b}");
+        // One share: one linear decay over epochs * n words.
+        p.alpha_shares = 1;
+        close(learning_rate(&p, n, 0, 0), 0.025);
+        close(learning_rate(&p, n, 2, 500), 0.025 - 0.0249 * 2.5 / 5.0);
+        // Two shares (gensim corpus_file, workers=2): the worker that starts at word 500
+        // counts its progress from 0 against the whole corpus, as gensim's get_next_alpha.
+        p.alpha_shares = 2;
+        close(
+            learning_rate(&p, n, 0, 499),
+            0.025 - 0.0249 * (499.0 / 1000.0) / 5.0,
+        );
+        close(learning_rate(&p, n, 0, 500), 0.025);
+        close(
+            learning_rate(&p, n, 4, 999),
+            0.025 - 0.0249 * (4.0 + 499.0 / 1000.0) / 5.0,
+        );
+    }
+
     fn params(arch: Architecture, loss: Loss) -> Word2VecParams {
         Word2VecParams {
             vector_size: 16,
@@ -736,6 +773,7 @@ mod tests {
             epochs: 5,
             shrink_windows: true,
             n_threads: 1,
+            alpha_shares: 1,
             seed: 42,
         }
     }

@@ -128,6 +128,9 @@ fn w2v_train<'py>(
         epochs,
         shrink_windows,
         n_threads,
+        // Files: gensim's corpus_file schedule, where each worker decays the rate over its
+        // own share of the corpus (see `Word2VecParams::alpha_shares`).
+        alpha_shares: if paths.is_some() { n_threads } else { 1 },
         seed,
     };
     let counts = counts.as_slice()?;
