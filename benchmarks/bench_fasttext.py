@@ -216,7 +216,8 @@ def main():
         if side == "fasttext":
             import fasttext  # noqa: F401
         else:
-            import ferrotext  # noqa: F401
+            # `import ferrotext` alone is lazy; the fastText module pulls scikit-learn in.
+            import ferrotext.fasttext  # noqa: F401
         import_rss = peak_rss_mb()
         result = CHILDREN[task](side, json.loads(payload))
         result["peak_rss_mb"] = peak_rss_mb()
