@@ -282,6 +282,18 @@ def test_verbose_reports_words_per_second(capsys, small_corpus):
     assert "words/s" in err
 
 
+def test_verbose_reports_the_vocabulary_pass(capsys, small_corpus):
+    sentences = small_corpus[:500]
+    model = _fast(verbose=1).fit(sentences)
+    err = capsys.readouterr().err
+    n_words = sum(len(s) for s in sentences)
+    assert err.index("counting words") < err.index("words/s")
+    assert f"{n_words:,} words in {len(sentences):,} sentences" in err
+    assert f"vocabulary {len(model.wv.index_to_key):,} words" in err
+    _fast(verbose=0).fit(sentences)
+    assert capsys.readouterr().err == ""
+
+
 def test_gil_is_released_during_fit(small_corpus, tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(" ".join(s) for s in small_corpus) + "\n")

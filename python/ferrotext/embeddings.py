@@ -359,10 +359,20 @@ class Word2Vec(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Builds the vocabulary and trains from scratch. Returns self."""
         kind, X = self._corpus(X)
+        if self.verbose:
+            print("word2vec: counting words ...", file=sys.stderr, flush=True)
         words, raw_counts, total, n_sent = self._count(kind, X)
         if total == 0:
             raise ValueError("empty corpus: no tokens to train on")
         words, counts = self._select_vocab(words, raw_counts)
+        if self.verbose:
+            # gensim logs the same figures at INFO ("collected ... word types from a corpus of ...").
+            print(
+                f"word2vec: {int(total):,} words in {int(n_sent):,} sentences; vocabulary "
+                f"{len(words):,} words (min_count={self.min_count})",
+                file=sys.stderr,
+                flush=True,
+            )
         if len(words) == 0:
             raise ValueError(
                 f"every word occurs fewer than min_count={self.min_count} times: the vocabulary is empty"
