@@ -288,13 +288,18 @@ class _RustCountMixin(_RustTextMixin):
             if res is None:
                 return super()._count_vocab(raw, fixed_vocab)
             return self._ft_fitted(res, dtype)
+        return vocabulary, self._ft_csr(data, indices, indptr, n_cols, dtype)
+
+    def _ft_csr(self, data, indices, indptr, n_cols, dtype):
+        """The count matrix from the Rust core's CSR arrays (no copy; ``dtype`` None: the
+        core could not produce ``self.dtype`` itself, so scipy converts)."""
         X = sp.csr_array(
             (data, indices, indptr),
             shape=(len(indptr) - 1, n_cols),
             dtype=self.dtype if dtype is None else None,
             copy=False,
         )
-        return vocabulary, _align_api_if_sparse(X)
+        return _align_api_if_sparse(X)
 
     def _ft_df_range(self, n_doc):
         """The document-frequency part of _limit_features, applied by the Rust core before any
@@ -311,16 +316,9 @@ class _RustCountMixin(_RustTextMixin):
             raise ValueError(
                 "After pruning, no terms remain. Try a lower min_df or a higher max_df."
             )
-        n_cols = len(vocabulary)
         self._ft_presorted_id = id(vocabulary)
         self._ft_pruned_id = id(vocabulary)
-        X = sp.csr_array(
-            (data, indices, indptr),
-            shape=(len(indptr) - 1, n_cols),
-            dtype=self.dtype if dtype is None else None,
-            copy=False,
-        )
-        return vocabulary, _align_api_if_sparse(X)
+        return vocabulary, self._ft_csr(data, indices, indptr, len(vocabulary), dtype)
 
     def _sort_features(self, X, vocabulary):
         if getattr(self, "_ft_presorted_id", None) == id(vocabulary):
