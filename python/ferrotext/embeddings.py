@@ -106,7 +106,7 @@ class Word2Vec(TransformerMixin, BaseEstimator):
         follows gensim's ``corpus_file`` mode: each of the ``n_jobs`` workers there reads its
         own 1/``n_jobs`` share of the file and measures progress by its own words against the
         whole corpus, so within every epoch the rate falls only 1/``n_jobs`` of that epoch's
-        step, and it ends near ``alpha / (n_jobs * epochs)``. With ``n_jobs=1`` both are the
+        step, and it ends near ``alpha * (1 - 1/n_jobs) / epochs``. With ``n_jobs=1`` both are the
         same.
     epochs : int, default=5
     shrink_windows : bool, default=True

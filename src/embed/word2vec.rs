@@ -73,8 +73,8 @@ pub struct Word2VecParams {
     /// equal shares, each decaying from the epoch's starting rate. 1: one linear decay over
     /// all words (gensim with sentences). gensim's `corpus_file` mode has each of its workers
     /// read its own share and measure progress by its own words against the whole corpus, so
-    /// with files it is the number of workers there (and the rate ends near alpha / workers /
-    /// epochs rather than min_alpha).
+    /// with files it is the number of workers there (and the rate ends near
+    /// alpha * (1 - 1/workers) / epochs rather than min_alpha).
     pub alpha_shares: usize,
     /// Seed of every random stream.
     pub seed: u64,
