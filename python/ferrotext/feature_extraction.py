@@ -55,25 +55,32 @@ def _rust_dtype(dtype):
     return name if name in _RUST_DTYPES else None
 
 
+def _join_doc(toks):
+    """``(NUL-joined tokens or None, tokens as a list)``: None when a token is not a str or
+    contains NUL (the join could not be split back)."""
+    if type(toks) is not list:
+        toks = list(toks)
+    try:
+        j = "\0".join(toks)
+    except TypeError:
+        return None, toks
+    if toks and j.count("\0") != len(toks) - 1:
+        return None, toks
+    return j, toks
+
+
 def _join_tokens(token_lists):
     """NUL-joined tokens and token counts per document, or None when a token is not a str or
     contains NUL. One string per document instead of one object per token keeps memory at the
     size of the text."""
     joined = []
     counts = []
-    join = "\0".join
     for toks in token_lists:
-        if type(toks) is not list:
-            toks = list(toks)
-        try:
-            j = join(toks)
-        except TypeError:
-            return None
-        n = len(toks)
-        if n and j.count("\0") != n - 1:
+        j, toks = _join_doc(toks)
+        if j is None:
             return None
         joined.append(j)
-        counts.append(n)
+        counts.append(len(toks))
     return joined, counts
 
 
@@ -88,15 +95,9 @@ def _fit_streamed(token_lists, spec, dtype, n_jobs, df_range):
     joined = []
     counts = []
     size = 0
-    join = "\0".join
     for toks in token_lists:
-        if type(toks) is not list:
-            toks = list(toks)
-        try:
-            j = join(toks)
-            ok = not toks or j.count("\0") == len(toks) - 1
-        except TypeError:
-            ok = False
+        j, toks = _join_doc(toks)
+        ok = j is not None
         if ok:
             joined.append(j)
             counts.append(len(toks))
